@@ -1,0 +1,328 @@
+//! `deepdream`: the command-line face of the engine (dream, classify, bench, layers).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use clap::{Args, Parser, Subcommand};
+use deepdream::device;
+use deepdream::dream::{self, Dream, DreamParams};
+use deepdream::image_io::{self, OutputFormat};
+use deepdream::model::{Blob, GoogLeNet, Labels};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The photo the benchmark dreams on (CC0, from scikit-image).
+const BENCH_PHOTO: &[u8] = include_bytes!("../../tests/images/coffee.png");
+const DEFAULT_WEIGHTS: &str = "weights/googlenet.safetensors";
+
+#[derive(Parser)]
+#[command(name = "deepdream", version, about = "DeepDream on GoogLeNet, on the GPU (wgpu) or the CPU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Engine {
+    /// Weights file written by `make weights` [env: DEEPDREAM_WEIGHTS; default: weights/googlenet.safetensors]
+    #[arg(long, global = true)]
+    weights: Option<PathBuf>,
+    /// Run on the CPU (Burn's flex backend) instead of the GPU
+    #[arg(long, global = true)]
+    cpu: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Dream a photo: reads JPEG, PNG, WebP or GIF; writes PNG or JPEG by OUT's extension
+    Dream {
+        /// The photo to dream
+        input: PathBuf,
+        /// Where to write the result (.png or .jpg)
+        output: PathBuf,
+        /// Layer (Caffe blob name) to maximise; `a*2+b` weighs several [default: inception_4c/output]
+        #[arg(long)]
+        layer: Option<String>,
+        /// Maximise only this channel of the layer
+        #[arg(long)]
+        channel: Option<String>,
+        /// Octaves (pyramid levels) [default: 4]
+        #[arg(long)]
+        octaves: Option<String>,
+        /// Size ratio between octaves [default: 1.4]
+        #[arg(long, allow_hyphen_values = true)]
+        octave_scale: Option<String>,
+        /// Gradient steps per octave [default: 10]
+        #[arg(long, allow_hyphen_values = true)]
+        steps: Option<String>,
+        /// Step size, in mean absolute gradients [default: 1.5]
+        #[arg(long, allow_hyphen_values = true)]
+        step_size: Option<String>,
+        /// Largest random shift in pixels before each step [default: 32]
+        #[arg(long, allow_hyphen_values = true)]
+        jitter: Option<String>,
+        /// No random shift (same as --jitter 0)
+        #[arg(long, conflicts_with = "jitter")]
+        no_jitter: bool,
+        /// Largest tile side for the gradient, in pixels [default: 512]
+        #[arg(long, allow_hyphen_values = true)]
+        tile: Option<String>,
+        /// Random seed [default: 0]
+        #[arg(long, allow_hyphen_values = true)]
+        seed: Option<String>,
+        /// Longest side to dream at; bigger photos are scaled down [default: 4096]
+        #[arg(long, allow_hyphen_values = true)]
+        max_size: Option<String>,
+        #[command(flatten)]
+        engine: Engine,
+    },
+    /// Print the most likely ImageNet classes of a photo: INDEX<TAB>PROBABILITY<TAB>LABEL
+    Classify {
+        /// The photo
+        input: PathBuf,
+        /// How many classes to print
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        #[command(flatten)]
+        engine: Engine,
+    },
+    /// Median time of one gradient step at 224, 512 and 1024 px, and of the canonical preset at 512 px
+    Bench {
+        /// Timed repetitions per size (after one warm-up)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[command(flatten)]
+        engine: Engine,
+    },
+    /// List every layer (Caffe blob) with its channels and the smallest input that reaches it
+    Layers,
+}
+
+fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, &'static str), String> {
+    let path = engine
+        .weights
+        .clone()
+        .or_else(|| std::env::var_os("DEEPDREAM_WEIGHTS").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read the weights file {} ({e}): run `make weights` first, or pass --weights PATH",
+            path.display()
+        )
+    })?;
+    let (device, name) = if engine.cpu {
+        (device::cpu(), "cpu (flex)")
+    } else {
+        match device::gpu() {
+            Ok(device) => (device, "gpu (wgpu)"),
+            Err(e) => {
+                eprintln!("deepdream: {e}; running on the CPU instead (slower)");
+                (device::cpu(), "cpu (flex)")
+            }
+        }
+    };
+    let (model, labels) = GoogLeNet::load(bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((model, labels, device, name))
+}
+
+fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn recipe(
+    layer: Option<String>,
+    channel: Option<String>,
+    octaves: Option<String>,
+    octave_scale: Option<String>,
+    steps: Option<String>,
+    step_size: Option<String>,
+    jitter: Option<String>,
+    no_jitter: bool,
+    tile: Option<String>,
+    seed: Option<String>,
+    max_size: Option<String>,
+) -> Result<DreamParams, String> {
+    let jitter = if no_jitter { Some("0".to_string()) } else { jitter };
+    let pairs = [
+        ("layer", layer),
+        ("channel", channel),
+        ("octaves", octaves),
+        ("octave-scale", octave_scale),
+        ("steps", steps),
+        ("step-size", step_size),
+        ("jitter", jitter),
+        ("tile", tile),
+        ("seed", seed),
+        ("max-size", max_size),
+    ];
+    DreamParams::from_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .map_err(|e| e.to_string())
+}
+
+fn dream_file(input: &Path, output: &Path, params: DreamParams, engine: &Engine) -> Result<(), String> {
+    let out_name = output.to_string_lossy();
+    let format = OutputFormat::for_path(&out_name)
+        .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
+    let photo = read_photo(input)?;
+    let (photo, note) = image_io::fit(photo, params.max_size);
+    if let Some(note) = note {
+        eprintln!("deepdream: {note}");
+    }
+    let (model, _, device, backend) = load(engine)?;
+    let image = image_io::to_tensor(&photo.rgb, &device);
+    let (w, h) = photo.dimensions();
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ~{eta} left")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("dreaming {w}×{h} on {backend}"));
+    let query = params.to_query();
+    let cancel = AtomicBool::new(false);
+    let result = dream::run(&model, image, params, &cancel, |_, p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let rgb = pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
+    let bytes = match format {
+        OutputFormat::Png => image_io::encode_png(&rgb, photo.alpha.as_ref(), &query),
+        OutputFormat::Jpeg => image_io::encode_jpeg(&rgb),
+    }
+    .map_err(|e| e.to_string())?;
+    std::fs::write(output, bytes).map_err(|e| format!("cannot write {out_name}: {e}"))?;
+    eprintln!("deepdream: wrote {out_name} ({w}×{h}, {query})");
+    Ok(())
+}
+
+fn classify_file(input: &Path, top: usize, engine: &Engine) -> Result<(), String> {
+    let photo = read_photo(input)?;
+    let (model, labels, device, _) = load(engine)?;
+    let classes = pollster::block_on(deepdream::classify::classify(&model, &labels, &photo.rgb, top, &device))
+        .map_err(|e| e.to_string())?;
+    for c in classes {
+        println!("{}\t{:.6}\t{}", c.index, c.probability, c.label);
+    }
+    Ok(())
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Runs `f` once to warm up (kernel compilation, autotune), then `runs` times; the median.
+fn time(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Duration, String> {
+    f()?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed());
+    }
+    Ok(median(times))
+}
+
+fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
+    let runs = runs.max(1);
+    let (model, _, device, backend) = load(engine)?;
+    let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
+    println!("backend\t{backend}");
+    println!("what\tsize\tmedian_ms\truns");
+    for side in [224u32, 512, 1024] {
+        let rgb = image::imageops::resize(&photo.rgb, side, side, image::imageops::FilterType::Triangle);
+        let params = DreamParams {
+            octaves: 1,
+            steps: 1,
+            tile: side as usize,
+            ..DreamParams::default()
+        };
+        let median = time(runs, || {
+            let mut dream = Dream::new(&model, image_io::to_tensor(&rgb, &device), params.clone())
+                .map_err(|e| e.to_string())?;
+            dream.step().map_err(|e| e.to_string())?;
+            pollster::block_on(image_io::from_tensor(dream.preview())).map_err(|e| e.to_string())?;
+            Ok(())
+        })?;
+        println!("gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}", median.as_secs_f64() * 1e3);
+    }
+    let rgb = image::imageops::resize(&photo.rgb, 512, 512, image::imageops::FilterType::Triangle);
+    let preset_runs = runs.min(3);
+    let median = time(preset_runs, || {
+        let cancel = AtomicBool::new(false);
+        let result = dream::run(&model, image_io::to_tensor(&rgb, &device), DreamParams::default(), &cancel, |_, _| {})
+            .map_err(|e| e.to_string())?;
+        pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
+    println!("canonical preset (4 octaves x 10 steps)\t512x512\t{:.1}\t{preset_runs}", median.as_secs_f64() * 1e3);
+    Ok(())
+}
+
+fn layers() {
+    println!("layer\tchannels\tmin_input_px");
+    for blob in Blob::all() {
+        println!("{blob}\t{}\t{}", blob.channels(), blob.min_input());
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Dream {
+            input,
+            output,
+            layer,
+            channel,
+            octaves,
+            octave_scale,
+            steps,
+            step_size,
+            jitter,
+            no_jitter,
+            tile,
+            seed,
+            max_size,
+            engine,
+        } => {
+            let params = recipe(
+                layer, channel, octaves, octave_scale, steps, step_size, jitter, no_jitter, tile, seed, max_size,
+            )?;
+            dream_file(&input, &output, params, &engine)
+        }
+        Command::Classify { input, top, engine } => classify_file(&input, top, &engine),
+        Command::Bench { runs, engine } => bench(runs, &engine),
+        Command::Layers => {
+            layers();
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's first line, without its own prefix and usage block.
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("deepdream: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("deepdream: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

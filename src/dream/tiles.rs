@@ -1,0 +1,129 @@
+//! The gradient of the objective computed tile by tile, so device memory is bounded by the tile
+//! size and not by the photo's. Interior tile borders move at random every step, so no seam stays
+//! in one place long enough to show.
+
+use std::ops::Range;
+
+use burn::tensor::Tensor;
+
+use super::Rng;
+use super::params::Objective;
+use crate::Error;
+use crate::model::GoogLeNet;
+
+/// Splits `0..len` into spans of at most `tile` and at least `min`, with interior borders
+/// moved at random by up to a tenth of a tile.
+pub fn spans(len: usize, tile: usize, min: usize, rng: &mut Rng) -> Vec<Range<usize>> {
+    if len <= tile {
+        return vec![0..len];
+    }
+    // Aim at 0.8 tile so the random moves never push a span past `tile`.
+    let n = len.div_ceil(tile * 4 / 5).clamp(1, (len / min.max(1)).max(1));
+    if n == 1 {
+        return vec![0..len];
+    }
+    let avg = len as f64 / n as f64;
+    let amplitude = ((tile as f64 - avg) / 2.0)
+        .min((avg - min as f64) / 2.0)
+        .min(avg / 4.0)
+        .max(0.0) as usize;
+    let mut borders = vec![0];
+    for i in 1..n {
+        let border = (i as f64 * avg).round() as i64 + rng.symmetric(amplitude);
+        borders.push(border as usize);
+    }
+    borders.push(len);
+    borders.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// Objective of one tile, scaled so the tiles add up to the whole image's objective (each tile's
+/// blob mean weighted by the tile's share of the image).
+fn tile_objective(acts: Vec<Tensor<4>>, objective: &Objective, share: f32) -> Tensor<1> {
+    let mean_sq = |a: Tensor<4>| {
+        let n = a.shape().num_elements() as f32;
+        a.square().sum() * (share / n)
+    };
+    match objective {
+        Objective::Layer(_) => mean_sq(acts.into_iter().next().expect("one blob")),
+        Objective::Layers(layers) => acts
+            .into_iter()
+            .zip(layers)
+            .map(|(a, (_, w))| mean_sq(a) * *w)
+            .reduce(|a, b| a + b)
+            .expect("at least one layer"),
+        Objective::Channel { channel, .. } => {
+            let a = acts.into_iter().next().expect("one blob");
+            let [_, _, h, w] = a.dims();
+            a.narrow(1, *channel, 1).sum() * (share / (h * w) as f32)
+        }
+    }
+}
+
+/// Gradient of `objective` with respect to `image` ([1, 3, H, W]), assembled from tiles of at
+/// most `tile` px. `min` is the smallest tile side that reaches the objective's layer.
+pub fn gradient(
+    model: &GoogLeNet,
+    image: &Tensor<4>,
+    objective: &Objective,
+    tile: usize,
+    min: usize,
+    rng: &mut Rng,
+) -> Result<Tensor<4>, Error> {
+    let [_, _, h, w] = image.dims();
+    let rows = spans(h, tile, min, rng);
+    let cols = spans(w, tile, min, rng);
+    let blobs = objective.blobs();
+    let mut grad_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut grad_tiles = Vec::with_capacity(cols.len());
+        for col in &cols {
+            let share = (row.len() * col.len()) as f32 / (h * w) as f32;
+            let input = image
+                .clone()
+                .slice([0..1, 0..3, row.clone(), col.clone()])
+                .autodiff()
+                .require_grad();
+            let acts = model.forward(input.clone(), &blobs)?;
+            let grads = tile_objective(acts, objective, share).backward();
+            let grad = input
+                .grad(&grads)
+                .ok_or_else(|| Error::Device("the backward pass produced no input gradient".into()))?;
+            grad_tiles.push(grad);
+        }
+        grad_rows.push(Tensor::cat(grad_tiles, 3));
+    }
+    Ok(Tensor::cat(grad_rows, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_without_gaps_and_respect_bounds() {
+        let mut rng = Rng::new(3);
+        for len in [100, 224, 511, 512, 513, 1000, 4000] {
+            for _ in 0..20 {
+                let s = spans(len, 512, 100, &mut rng);
+                assert_eq!(s[0].start, 0);
+                assert_eq!(s.last().unwrap().end, len);
+                for w in s.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                }
+                for span in &s {
+                    assert!(span.len() <= 512, "{len}: {span:?}");
+                    assert!(span.len() >= 100.min(len), "{len}: {span:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn interior_borders_move_between_steps() {
+        let mut rng = Rng::new(0);
+        let first = spans(4000, 512, 100, &mut rng);
+        let second = spans(4000, 512, 100, &mut rng);
+        assert_eq!(first.len(), second.len());
+        assert_ne!(first, second);
+    }
+}

@@ -1,0 +1,219 @@
+//! Photos in and out: decoding with hard limits and EXIF orientation, fitting to the maximum
+//! size, the device tensor round trip, and PNG (with the recipe in a tEXt chunk) or JPEG out.
+
+use std::io::Cursor;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::imageops::FilterType;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::Error;
+
+/// Largest width or height a photo may declare; beyond it decoding stops before allocating.
+pub const MAX_DECODE_SIDE: u32 = 20_000;
+/// Most memory the decoder may allocate for one photo.
+pub const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// A decoded photo: RGB to dream on, and the alpha channel to put back afterwards.
+#[derive(Debug, Clone)]
+pub struct Photo {
+    /// The colour, upright (EXIF orientation applied).
+    pub rgb: RgbImage,
+    /// The original alpha, if the photo had one.
+    pub alpha: Option<GrayImage>,
+}
+
+impl Photo {
+    /// Width and height in pixels.
+    pub fn dimensions(&self) -> (u32, u32) {
+        self.rgb.dimensions()
+    }
+}
+
+/// Decodes JPEG, PNG, WebP or GIF (first frame) from memory, upright, within the limits above.
+pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
+    if bytes.is_empty() {
+        return Err(Error::Image("the file is empty".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Image(format!("the file could not be read: {e}")))?;
+    let format = reader.format().ok_or_else(|| {
+        Error::Image("this is not a JPEG, PNG, WebP or GIF image".into())
+    })?;
+    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif) {
+        return Err(Error::Image(format!(
+            "{format:?} images are not supported: use JPEG, PNG, WebP or GIF"
+        )));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DECODE_SIDE);
+    limits.max_image_height = Some(MAX_DECODE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let describe = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => Error::Image(format!(
+            "the image is too large to open: at most {MAX_DECODE_SIDE}×{MAX_DECODE_SIDE} px and {} MiB decoded",
+            MAX_DECODE_BYTES >> 20
+        )),
+        other => Error::Image(format!("the {format:?} image is damaged or incomplete ({other})")),
+    };
+    let mut decoder = reader.into_decoder().map_err(describe)?;
+    let orientation = decoder.orientation().map_err(describe)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(describe)?;
+    image.apply_orientation(orientation);
+    let alpha = image.color().has_alpha().then(|| {
+        let rgba = image.to_rgba8();
+        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
+    });
+    Ok(Photo {
+        rgb: image.to_rgb8(),
+        alpha,
+    })
+}
+
+/// Scales the photo down (never up) so its longest side is at most `max_size`, with a
+/// high-quality filter. Returns a note for the user when it did.
+pub fn fit(photo: Photo, max_size: usize) -> (Photo, Option<String>) {
+    let (w, h) = photo.dimensions();
+    let longest = w.max(h) as usize;
+    if longest <= max_size {
+        return (photo, None);
+    }
+    let scale = max_size as f64 / longest as f64;
+    let (nw, nh) = (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    );
+    let note = format!("the photo is {w}×{h} px; dreaming at {nw}×{nh} (max-size {max_size})");
+    let rgb = image::imageops::resize(&photo.rgb, nw, nh, FilterType::CatmullRom);
+    let alpha = photo
+        .alpha
+        .map(|a| image::imageops::resize(&a, nw, nh, FilterType::CatmullRom));
+    (Photo { rgb, alpha }, Some(note))
+}
+
+/// The photo as a [1, 3, H, W] tensor of RGB values on 0..255.
+pub fn to_tensor(rgb: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = rgb.dimensions();
+    let plane = (w * h) as usize;
+    let mut chw = vec![0f32; 3 * plane];
+    for (i, pixel) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            chw[c * plane + i] = pixel[c] as f32;
+        }
+    }
+    Tensor::from_data(TensorData::new(chw, [1, 3, h as usize, w as usize]), device)
+}
+
+/// Reads a [1, 3, H, W] tensor back as an 8-bit image, rounding and clipping each value.
+/// Async because a browser cannot block on the GPU; native callers use `pollster`.
+pub async fn from_tensor(image: Tensor<4>) -> Result<RgbImage, Error> {
+    let [_, _, h, w] = image.dims();
+    let data = image
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Device(format!("could not read the image back: {e:?}")))?;
+    let values = data
+        .as_slice::<f32>()
+        .map_err(|e| Error::Device(format!("unexpected image data: {e:?}")))?;
+    let plane = h * w;
+    Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb(std::array::from_fn(|c| values[c * plane + i].round().clamp(0.0, 255.0) as u8))
+    }))
+}
+
+/// Output formats, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Lossless, keeps alpha, carries the recipe.
+    Png,
+    /// Smaller; no alpha, no recipe.
+    Jpeg,
+}
+
+impl OutputFormat {
+    /// The format for a file name, or `None` for an extension we do not write.
+    pub fn for_path(path: &str) -> Option<Self> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(OutputFormat::Png),
+            "jpg" | "jpeg" => Some(OutputFormat::Jpeg),
+            _ => None,
+        }
+    }
+}
+
+/// PNG bytes of `rgb` (with `alpha` put back if given), with `recipe` in a `tEXt` chunk
+/// under the keyword `deepdream` so a result says how it was made.
+pub fn encode_png(rgb: &RgbImage, alpha: Option<&GrayImage>, recipe: &str) -> Result<Vec<u8>, Error> {
+    let (w, h) = rgb.dimensions();
+    let fail = |e: png::EncodingError| Error::Image(format!("could not encode the PNG: {e}"));
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    let data: Vec<u8> = match alpha.filter(|a| a.dimensions() == (w, h)) {
+        Some(alpha) => {
+            encoder.set_color(png::ColorType::Rgba);
+            rgb.pixels()
+                .zip(alpha.pixels())
+                .flat_map(|(p, a)| [p[0], p[1], p[2], a[0]])
+                .collect()
+        }
+        None => {
+            encoder.set_color(png::ColorType::Rgb);
+            rgb.as_raw().clone()
+        }
+    };
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .add_text_chunk("deepdream".to_string(), recipe.to_string())
+        .map_err(fail)?;
+    let mut writer = encoder.write_header().map_err(fail)?;
+    writer.write_image_data(&data).map_err(fail)?;
+    writer.finish().map_err(fail)?;
+    Ok(out)
+}
+
+/// JPEG bytes of `rgb` at quality 92.
+pub fn encode_jpeg(rgb: &RgbImage) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+        .encode_image(rgb)
+        .map_err(|e| Error::Image(format!("could not encode the JPEG: {e}")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_empty_files_are_named_not_crashed_on() {
+        assert_eq!(decode(b"").unwrap_err().to_string(), "the file is empty");
+        let msg = decode(b"hello, this is text").unwrap_err().to_string();
+        assert!(msg.contains("not a JPEG, PNG, WebP or GIF"), "{msg}");
+    }
+
+    #[test]
+    fn png_round_trip_keeps_alpha_and_recipe() {
+        let rgb = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
+        let alpha = GrayImage::from_fn(5, 3, |x, _| image::Luma([x as u8 * 60]));
+        let png = encode_png(&rgb, Some(&alpha), "layer=inception_4c/output&steps=10").unwrap();
+        let photo = decode(&png).unwrap();
+        assert_eq!(photo.rgb, rgb);
+        assert_eq!(photo.alpha.unwrap(), alpha);
+        let text = String::from_utf8_lossy(&png);
+        assert!(text.contains("deepdream\0layer=inception_4c/output&steps=10"));
+    }
+
+    #[test]
+    fn fit_scales_down_only() {
+        let photo = Photo { rgb: RgbImage::new(400, 100), alpha: None };
+        let (same, note) = fit(photo.clone(), 400);
+        assert_eq!((same.dimensions(), note), ((400, 100), None));
+        let (small, note) = fit(photo, 200);
+        assert_eq!(small.dimensions(), (200, 50));
+        assert!(note.unwrap().contains("200×50"));
+    }
+}

@@ -1,0 +1,245 @@
+//! GoogLeNet (InceptionV1) with Caffe's exact semantics, able to stop at any named blob.
+
+mod blob;
+mod weights;
+
+pub use blob::{Blob, Part};
+pub use weights::Labels;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, TensorData};
+use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
+
+use crate::Error;
+
+/// Caffe's BVLC mean, in the network's BGR channel order.
+const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
+/// LRN parameters from deploy.prototxt (Caffe divides alpha by the window size).
+const LRN_SIZE: usize = 5;
+const LRN_ALPHA: f32 = 1e-4;
+const LRN_BETA: f32 = 0.75;
+
+fn conv(input: usize, out: usize, kernel: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+    // Zeros: every value is overwritten by the weights file, so random init would be wasted work.
+    Conv2dConfig::new([input, out], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_initializer(Initializer::Zeros)
+        .init(device)
+}
+
+/// One inception module; field names are the weights file's keys.
+#[derive(Module, Debug)]
+pub struct Inception {
+    conv_1x1: Conv2d,
+    conv_3x3_reduce: Conv2d,
+    conv_3x3: Conv2d,
+    conv_5x5_reduce: Conv2d,
+    conv_5x5: Conv2d,
+    pool_proj: Conv2d,
+}
+
+impl Inception {
+    fn new(spec: &InceptionSpec, device: &Device) -> Self {
+        Self {
+            conv_1x1: conv(spec.input, spec.c1x1, 1, 1, 0, device),
+            conv_3x3_reduce: conv(spec.input, spec.c3x3_reduce, 1, 1, 0, device),
+            conv_3x3: conv(spec.c3x3_reduce, spec.c3x3, 3, 1, 1, device),
+            conv_5x5_reduce: conv(spec.input, spec.c5x5_reduce, 1, 1, 0, device),
+            conv_5x5: conv(spec.c5x5_reduce, spec.c5x5, 5, 1, 2, device),
+            pool_proj: conv(spec.input, spec.pool_proj, 1, 1, 0, device),
+        }
+    }
+
+    fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
+        let at = |part| Blob::Inception { module, part };
+        let b1 = rec.keep(at(Part::Conv1x1), conv_relu(&self.conv_1x1, x.clone()))?;
+        let r3 = rec.keep(at(Part::Reduce3x3), conv_relu(&self.conv_3x3_reduce, x.clone()))?;
+        let b3 = rec.keep(at(Part::Conv3x3), conv_relu(&self.conv_3x3, r3))?;
+        let r5 = rec.keep(at(Part::Reduce5x5), conv_relu(&self.conv_5x5_reduce, x.clone()))?;
+        let b5 = rec.keep(at(Part::Conv5x5), conv_relu(&self.conv_5x5, r5))?;
+        let pooled = rec.keep(at(Part::Pool), caffe_max_pool(x, 3, 1, 1))?;
+        let bp = rec.keep(at(Part::PoolProj), conv_relu(&self.pool_proj, pooled))?;
+        rec.keep(at(Part::Output), Tensor::cat(vec![b1, b3, b5, bp], 1))
+    }
+}
+
+/// BVLC GoogLeNet up to `loss3/classifier`. Takes RGB on 0..255 and does Caffe's own
+/// preprocessing (BGR, mean subtraction) inside, so callers never repeat it.
+#[derive(Module, Debug)]
+pub struct GoogLeNet {
+    conv1: Conv2d,
+    conv2_reduce: Conv2d,
+    conv2: Conv2d,
+    inception_3a: Inception,
+    inception_3b: Inception,
+    inception_4a: Inception,
+    inception_4b: Inception,
+    inception_4c: Inception,
+    inception_4d: Inception,
+    inception_4e: Inception,
+    inception_5a: Inception,
+    inception_5b: Inception,
+    classifier: Linear,
+}
+
+impl GoogLeNet {
+    /// An all-zero network of the right shape; [`GoogLeNet::load`] fills it.
+    pub fn new(device: &Device) -> Self {
+        let m = |i: usize| Inception::new(&INCEPTIONS[i], device);
+        Self {
+            conv1: conv(3, 64, 7, 2, 3, device),
+            conv2_reduce: conv(64, 64, 1, 1, 0, device),
+            conv2: conv(64, 192, 3, 1, 1, device),
+            inception_3a: m(0),
+            inception_3b: m(1),
+            inception_4a: m(2),
+            inception_4b: m(3),
+            inception_4c: m(4),
+            inception_4d: m(5),
+            inception_4e: m(6),
+            inception_5a: m(7),
+            inception_5b: m(8),
+            classifier: LinearConfig::new(INCEPTIONS[8].output(), CLASSES)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+        }
+    }
+
+    fn inceptions(&self) -> [&Inception; 9] {
+        [
+            &self.inception_3a,
+            &self.inception_3b,
+            &self.inception_4a,
+            &self.inception_4b,
+            &self.inception_4c,
+            &self.inception_4d,
+            &self.inception_4e,
+            &self.inception_5a,
+            &self.inception_5b,
+        ]
+    }
+
+    /// Runs `rgb` ([N, 3, H, W], RGB on 0..255) through the network and returns the asked blobs
+    /// in the order asked; no layer past the deepest of them is computed. The classifier's
+    /// scores come back as [N, 1000, 1, 1].
+    pub fn forward(&self, rgb: Tensor<4>, blobs: &[Blob]) -> Result<Vec<Tensor<4>>, Error> {
+        let [_, channels, h, w] = rgb.dims();
+        if channels != 3 {
+            return Err(Error::Channels(channels));
+        }
+        if let Some(&deepest) = blobs.iter().max_by_key(|b| b.order())
+            && deepest.spatial([h, w]).is_none()
+        {
+            return Err(Error::TooSmall {
+                width: w,
+                height: h,
+                layer: deepest.name(),
+                min: deepest.min_input(),
+            });
+        }
+        let mut rec = Recorder::new(blobs);
+        if !blobs.is_empty() {
+            self.run(rgb, &mut rec);
+        }
+        Ok(rec.finish())
+    }
+
+    fn run(&self, rgb: Tensor<4>, rec: &mut Recorder) -> Option<()> {
+        let device = rgb.device();
+        let mean = Tensor::<1>::from_data(TensorData::new(MEAN_BGR.to_vec(), [3]), &device)
+            .reshape([1, 3, 1, 1]);
+        let x = rgb.flip([1]) - mean;
+        let x = rec.keep(Blob::Conv1, conv_relu(&self.conv1, x))?;
+        let x = rec.keep(Blob::Pool1, caffe_max_pool(x, 3, 2, 0))?;
+        let x = rec.keep(Blob::Norm1, lrn(x))?;
+        let x = rec.keep(Blob::Conv2Reduce, conv_relu(&self.conv2_reduce, x))?;
+        let x = rec.keep(Blob::Conv2, conv_relu(&self.conv2, x))?;
+        let x = rec.keep(Blob::Norm2, lrn(x))?;
+        let mut x = rec.keep(Blob::Pool2, caffe_max_pool(x, 3, 2, 0))?;
+        for (module, inception) in self.inceptions().into_iter().enumerate() {
+            x = inception.forward(module, x, rec)?;
+            match module {
+                1 => x = rec.keep(Blob::Pool3, caffe_max_pool(x, 3, 2, 0))?,
+                6 => x = rec.keep(Blob::Pool4, caffe_max_pool(x, 3, 2, 0))?,
+                _ => {}
+            }
+        }
+        let x = rec.keep(Blob::Pool5, avg_pool2d(x, AvgPoolOptions::new([7, 7]).with_stride([1, 1])))?;
+        let [n, c, _, _] = x.dims();
+        let scores = self.classifier.forward(x.reshape([n, c])).reshape([n, CLASSES, 1, 1]);
+        rec.keep(Blob::Classifier, scores).map(|_| ())
+    }
+}
+
+/// Collects the asked blobs during a forward pass and says when the last one is in.
+struct Recorder {
+    wanted: Vec<Blob>,
+    found: Vec<Option<Tensor<4>>>,
+    missing: usize,
+}
+
+impl Recorder {
+    fn new(wanted: &[Blob]) -> Self {
+        Self {
+            wanted: wanted.to_vec(),
+            found: vec![None; wanted.len()],
+            missing: wanted.len(),
+        }
+    }
+
+    /// Stores `x` if it was asked for; `None` once every asked blob is stored (stop the pass).
+    fn keep(&mut self, blob: Blob, x: Tensor<4>) -> Option<Tensor<4>> {
+        for (wanted, slot) in self.wanted.iter().zip(self.found.iter_mut()) {
+            if *wanted == blob && slot.is_none() {
+                *slot = Some(x.clone());
+                self.missing -= 1;
+            }
+        }
+        (self.missing > 0).then_some(x)
+    }
+
+    fn finish(self) -> Vec<Tensor<4>> {
+        self.found
+            .into_iter()
+            .map(|t| t.expect("the forward pass reaches every asked blob"))
+            .collect()
+    }
+}
+
+/// Every convolution in GoogLeNet is followed by a ReLU (in place in Caffe, so the blob holds it).
+fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    relu(conv.forward(x))
+}
+
+/// Caffe max pooling: ceil-mode output size, padding that never wins the max.
+fn caffe_max_pool(x: Tensor<4>, kernel: usize, stride: usize, pad: usize) -> Tensor<4> {
+    max_pool2d(
+        x,
+        MaxPoolOptions::new([kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding([pad, pad])
+            .with_ceil_mode(true),
+    )
+}
+
+/// Cross-channel LRN, `x / (1 + alpha/size * sum of squares over `size` channels)^beta`.
+/// The channel-window mean is an average pool over a [C, H·W] view, one fused kernel.
+fn lrn(x: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let window_mean = avg_pool2d(
+        x.clone().square().reshape([n, 1, c, h * w]),
+        AvgPoolOptions::new([LRN_SIZE, 1])
+            .with_stride([1, 1])
+            .with_padding([LRN_SIZE / 2, 0])
+            .with_count_include_pad(true),
+    )
+    .reshape([n, c, h, w]);
+    // alpha/size * sum == alpha * mean over the window.
+    x / (window_mean * LRN_ALPHA).add_scalar(1.0).powf_scalar(LRN_BETA)
+}

@@ -4,7 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A layer name that is not one of GoogLeNet's blobs.
-    #[error("unknown layer '{0}': use a Caffe blob name such as inception_4c/output (`deepdream layers` lists them all)")]
+    #[error(
+        "unknown layer '{0}': use a Caffe blob name such as inception_4c/output (`deepdream layers` lists them all)"
+    )]
     UnknownLayer(String),
     /// A recipe value out of its range.
     #[error("{name} = {value} is out of range: {allowed}")]
@@ -17,7 +19,9 @@ pub enum Error {
         allowed: String,
     },
     /// The image is smaller than the asked layer's receptive field allows.
-    #[error("the image is {width}×{height} px, too small for layer {layer}, which needs at least {min}×{min} px")]
+    #[error(
+        "the image is {width}×{height} px, too small for layer {layer}, which needs at least {min}×{min} px"
+    )]
     TooSmall {
         /// Image width.
         width: usize,

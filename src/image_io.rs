@@ -38,10 +38,13 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Image(format!("the file could not be read: {e}")))?;
-    let format = reader.format().ok_or_else(|| {
-        Error::Image("this is not a JPEG, PNG, WebP or GIF image".into())
-    })?;
-    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif) {
+    let format = reader
+        .format()
+        .ok_or_else(|| Error::Image("this is not a JPEG, PNG, WebP or GIF image".into()))?;
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
+    ) {
         return Err(Error::Image(format!(
             "{format:?} images are not supported: use JPEG, PNG, WebP or GIF"
         )));
@@ -56,7 +59,9 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
             "the image is too large to open: at most {MAX_DECODE_SIDE}×{MAX_DECODE_SIDE} px and {} MiB decoded",
             MAX_DECODE_BYTES >> 20
         )),
-        other => Error::Image(format!("the {format:?} image is damaged or incomplete ({other})")),
+        other => Error::Image(format!(
+            "the {format:?} image is damaged or incomplete ({other})"
+        )),
     };
     let mut decoder = reader.into_decoder().map_err(describe)?;
     let orientation = decoder.orientation().map_err(describe)?;
@@ -64,7 +69,9 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
     image.apply_orientation(orientation);
     let alpha = image.color().has_alpha().then(|| {
         let rgba = image.to_rgba8();
-        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
+        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+            image::Luma([rgba.get_pixel(x, y)[3]])
+        })
     });
     Ok(Photo {
         rgb: image.to_rgb8(),
@@ -120,7 +127,9 @@ pub async fn from_tensor(image: Tensor<4>) -> Result<RgbImage, Error> {
     let plane = h * w;
     Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;
-        image::Rgb(std::array::from_fn(|c| values[c * plane + i].round().clamp(0.0, 255.0) as u8))
+        image::Rgb(std::array::from_fn(|c| {
+            values[c * plane + i].round().clamp(0.0, 255.0) as u8
+        }))
     }))
 }
 
@@ -147,7 +156,11 @@ impl OutputFormat {
 
 /// PNG bytes of `rgb` (with `alpha` put back if given), with `recipe` in a `tEXt` chunk
 /// under the keyword `deepdream` so a result says how it was made.
-pub fn encode_png(rgb: &RgbImage, alpha: Option<&GrayImage>, recipe: &str) -> Result<Vec<u8>, Error> {
+pub fn encode_png(
+    rgb: &RgbImage,
+    alpha: Option<&GrayImage>,
+    recipe: &str,
+) -> Result<Vec<u8>, Error> {
     let (w, h) = rgb.dimensions();
     let fail = |e: png::EncodingError| Error::Image(format!("could not encode the PNG: {e}"));
     let mut out = Vec::new();
@@ -209,7 +222,10 @@ mod tests {
 
     #[test]
     fn fit_scales_down_only() {
-        let photo = Photo { rgb: RgbImage::new(400, 100), alpha: None };
+        let photo = Photo {
+            rgb: RgbImage::new(400, 100),
+            alpha: None,
+        };
         let (same, note) = fit(photo.clone(), 400);
         assert_eq!((same.dimensions(), note), ((400, 100), None));
         let (small, note) = fit(photo, 200);

@@ -10,6 +10,8 @@ fn deepdream(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_deepdream"))
         .args(args)
         .env("DEEPDREAM_WEIGHTS", common::weights_path())
+        // A desktop session has one; without it Mesa's Vulkan driver prints Wayland warnings.
+        .env("XDG_RUNTIME_DIR", runtime_dir())
         .output()
         .expect("runs")
 }
@@ -20,9 +22,19 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+fn runtime_dir() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("xdg");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 fn small_photo() -> PathBuf {
     let path = scratch("cat.png");
-    common::crop("chelsea.png", 40, 160, 120, 160).save(&path).unwrap();
+    common::crop("chelsea.png", 40, 160, 120, 160)
+        .save(&path)
+        .unwrap();
     path
 }
 
@@ -50,22 +62,60 @@ fn text_chunk(png: &[u8]) -> String {
 fn dreams_a_photo_to_png_and_jpeg() {
     let input = small_photo();
     let out_png = scratch("cat-dream.png");
-    let args = ["dream", input.to_str().unwrap(), out_png.to_str().unwrap(), "--octaves", "2", "--steps", "2", "--seed", "5"];
+    let args = [
+        "dream",
+        input.to_str().unwrap(),
+        out_png.to_str().unwrap(),
+        "--octaves",
+        "2",
+        "--steps",
+        "2",
+        "--seed",
+        "5",
+    ];
     let out = deepdream(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&out_png).unwrap();
     let result = image::load_from_memory(&bytes).unwrap().to_rgb8();
     let original = image::open(&input).unwrap().to_rgb8();
     assert_eq!(result.dimensions(), (160, 120));
-    let changed = result.as_raw().iter().zip(original.as_raw()).filter(|(a, b)| a != b).count();
-    assert!(changed > result.as_raw().len() / 2, "only {changed} values changed");
+    let changed = result
+        .as_raw()
+        .iter()
+        .zip(original.as_raw())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        changed > result.as_raw().len() / 2,
+        "only {changed} values changed"
+    );
     let recipe = text_chunk(&bytes);
-    assert!(recipe.contains("layer=inception_4c/output&octaves=2&octave-scale=1.4&steps=2"), "{recipe}");
+    assert!(
+        recipe.contains("layer=inception_4c/output&octaves=2&octave-scale=1.4&steps=2"),
+        "{recipe}"
+    );
     assert!(recipe.contains("seed=5"), "{recipe}");
 
     let out_jpg = scratch("cat-dream.jpg");
-    let out = deepdream(&["dream", input.to_str().unwrap(), out_jpg.to_str().unwrap(), "--octaves", "1", "--steps", "1", "--cpu"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = deepdream(&[
+        "dream",
+        input.to_str().unwrap(),
+        out_jpg.to_str().unwrap(),
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "--cpu",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let jpg = std::fs::read(&out_jpg).unwrap();
     assert_eq!(image::guess_format(&jpg).unwrap(), image::ImageFormat::Jpeg);
 }
@@ -74,7 +124,11 @@ fn dreams_a_photo_to_png_and_jpeg() {
 fn classify_prints_index_probability_label() {
     let photo = common::root().join("tests/images/coffee.png");
     let out = deepdream(&["classify", photo.to_str().unwrap(), "--top", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
     assert_eq!(lines.len(), 3, "{stdout}");
@@ -91,22 +145,49 @@ fn bad_options_and_inputs_get_one_line_and_a_failure() {
     let out = scratch("never.png");
     let out = out.to_str().unwrap();
     refuses(&["dream", input, out, "--steps", "-1"], "steps = -1");
-    refuses(&["dream", input, out, "--octave-scale", "1"], "octave-scale = 1 is out of range: a number above 1");
-    refuses(&["dream", input, out, "--step-size", "NaN"], "step-size = NaN");
-    refuses(&["dream", input, out, "--layer", "inception_9x/output"], "unknown layer 'inception_9x/output'");
-    refuses(&["dream", input, out, "--channel", "9999"], "channel = 9999");
+    refuses(
+        &["dream", input, out, "--octave-scale", "1"],
+        "octave-scale = 1 is out of range: a number above 1",
+    );
+    refuses(
+        &["dream", input, out, "--step-size", "NaN"],
+        "step-size = NaN",
+    );
+    refuses(
+        &["dream", input, out, "--layer", "inception_9x/output"],
+        "unknown layer 'inception_9x/output'",
+    );
+    refuses(
+        &["dream", input, out, "--channel", "9999"],
+        "channel = 9999",
+    );
     refuses(&["dream", input, out, "--bogus"], "--bogus");
-    refuses(&["dream", input, "result.gif"], "must end in .png, .jpg or .jpeg");
-    refuses(&["dream", "/nonexistent/photo.jpg", out], "cannot read /nonexistent/photo.jpg");
+    refuses(
+        &["dream", input, "result.gif"],
+        "must end in .png, .jpg or .jpeg",
+    );
+    refuses(
+        &["dream", "/nonexistent/photo.jpg", out],
+        "cannot read /nonexistent/photo.jpg",
+    );
 
     let text = scratch("notes.jpg");
     std::fs::write(&text, "just some text, renamed").unwrap();
-    refuses(&["dream", text.to_str().unwrap(), out], "not a JPEG, PNG, WebP or GIF");
+    refuses(
+        &["dream", text.to_str().unwrap(), out],
+        "not a JPEG, PNG, WebP or GIF",
+    );
 
     let tiny = scratch("tiny.png");
     image::RgbImage::new(20, 20).save(&tiny).unwrap();
-    refuses(&["dream", tiny.to_str().unwrap(), out], "too small for layer inception_4c/output");
+    refuses(
+        &["dream", tiny.to_str().unwrap(), out],
+        "too small for layer inception_4c/output",
+    );
 
-    refuses(&["classify", input, "--weights", "/nonexistent/w.safetensors"], "make weights");
+    refuses(
+        &["classify", input, "--weights", "/nonexistent/w.safetensors"],
+        "make weights",
+    );
     assert!(!Path::new(out).exists());
 }

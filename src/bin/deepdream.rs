@@ -18,7 +18,11 @@ const BENCH_PHOTO: &[u8] = include_bytes!("../../tests/images/coffee.png");
 const DEFAULT_WEIGHTS: &str = "weights/googlenet.safetensors";
 
 #[derive(Parser)]
-#[command(name = "deepdream", version, about = "DeepDream on GoogLeNet, on the GPU (wgpu) or the CPU")]
+#[command(
+    name = "deepdream",
+    version,
+    about = "DeepDream on GoogLeNet, on the GPU (wgpu) or the CPU"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,7 +127,8 @@ fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, &'static str), St
             }
         }
     };
-    let (model, labels) = GoogLeNet::load(bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (model, labels) =
+        GoogLeNet::load(bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((model, labels, device, name))
 }
 
@@ -146,7 +151,11 @@ fn recipe(
     seed: Option<String>,
     max_size: Option<String>,
 ) -> Result<DreamParams, String> {
-    let jitter = if no_jitter { Some("0".to_string()) } else { jitter };
+    let jitter = if no_jitter {
+        Some("0".to_string())
+    } else {
+        jitter
+    };
     let pairs = [
         ("layer", layer),
         ("channel", channel),
@@ -163,22 +172,32 @@ fn recipe(
         .map_err(|e| e.to_string())
 }
 
-fn dream_file(input: &Path, output: &Path, params: DreamParams, engine: &Engine) -> Result<(), String> {
+fn dream_file(
+    input: &Path,
+    output: &Path,
+    params: DreamParams,
+    engine: &Engine,
+) -> Result<(), String> {
     let out_name = output.to_string_lossy();
     let format = OutputFormat::for_path(&out_name)
         .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
     let photo = read_photo(input)?;
     let (photo, note) = image_io::fit(photo, params.max_size);
+    let (w, h) = photo.dimensions();
+    params
+        .check_size(w as usize, h as usize)
+        .map_err(|e| format!("{}: {e}", input.display()))?;
     if let Some(note) = note {
         eprintln!("deepdream: {note}");
     }
     let (model, _, device, backend) = load(engine)?;
     let image = image_io::to_tensor(&photo.rgb, &device);
-    let (w, h) = photo.dimensions();
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ~{eta} left")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ~{eta} left",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(format!("dreaming {w}×{h} on {backend}"));
     let query = params.to_query();
@@ -203,8 +222,10 @@ fn dream_file(input: &Path, output: &Path, params: DreamParams, engine: &Engine)
 fn classify_file(input: &Path, top: usize, engine: &Engine) -> Result<(), String> {
     let photo = read_photo(input)?;
     let (model, labels, device, _) = load(engine)?;
-    let classes = pollster::block_on(deepdream::classify::classify(&model, &labels, &photo.rgb, top, &device))
-        .map_err(|e| e.to_string())?;
+    let classes = pollster::block_on(deepdream::classify::classify(
+        &model, &labels, &photo.rgb, top, &device,
+    ))
+    .map_err(|e| e.to_string())?;
     for c in classes {
         println!("{}\t{:.6}\t{}", c.index, c.probability, c.label);
     }
@@ -235,7 +256,12 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
     println!("backend\t{backend}");
     println!("what\tsize\tmedian_ms\truns");
     for side in [224u32, 512, 1024] {
-        let rgb = image::imageops::resize(&photo.rgb, side, side, image::imageops::FilterType::Triangle);
+        let rgb = image::imageops::resize(
+            &photo.rgb,
+            side,
+            side,
+            image::imageops::FilterType::Triangle,
+        );
         let params = DreamParams {
             octaves: 1,
             steps: 1,
@@ -246,21 +272,34 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
             let mut dream = Dream::new(&model, image_io::to_tensor(&rgb, &device), params.clone())
                 .map_err(|e| e.to_string())?;
             dream.step().map_err(|e| e.to_string())?;
-            pollster::block_on(image_io::from_tensor(dream.preview())).map_err(|e| e.to_string())?;
+            pollster::block_on(image_io::from_tensor(dream.preview()))
+                .map_err(|e| e.to_string())?;
             Ok(())
         })?;
-        println!("gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}", median.as_secs_f64() * 1e3);
+        println!(
+            "gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}",
+            median.as_secs_f64() * 1e3
+        );
     }
     let rgb = image::imageops::resize(&photo.rgb, 512, 512, image::imageops::FilterType::Triangle);
     let preset_runs = runs.min(3);
     let median = time(preset_runs, || {
         let cancel = AtomicBool::new(false);
-        let result = dream::run(&model, image_io::to_tensor(&rgb, &device), DreamParams::default(), &cancel, |_, _| {})
-            .map_err(|e| e.to_string())?;
+        let result = dream::run(
+            &model,
+            image_io::to_tensor(&rgb, &device),
+            DreamParams::default(),
+            &cancel,
+            |_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
         pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
         Ok(())
     })?;
-    println!("canonical preset (4 octaves x 10 steps)\t512x512\t{:.1}\t{preset_runs}", median.as_secs_f64() * 1e3);
+    println!(
+        "canonical preset (4 octaves x 10 steps)\t512x512\t{:.1}\t{preset_runs}",
+        median.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
@@ -290,7 +329,17 @@ fn run(cli: Cli) -> Result<(), String> {
             engine,
         } => {
             let params = recipe(
-                layer, channel, octaves, octave_scale, steps, step_size, jitter, no_jitter, tile, seed, max_size,
+                layer,
+                channel,
+                octaves,
+                octave_scale,
+                steps,
+                step_size,
+                jitter,
+                no_jitter,
+                tile,
+                seed,
+                max_size,
             )?;
             dream_file(&input, &output, params, &engine)
         }

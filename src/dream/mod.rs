@@ -57,16 +57,7 @@ impl<'m> Dream<'m> {
         if channels != 3 {
             return Err(Error::Channels(channels));
         }
-        let layer = params.objective.deepest();
-        let min = layer.min_input();
-        if h < min || w < min {
-            return Err(Error::TooSmall {
-                width: w,
-                height: h,
-                layer: layer.name(),
-                min,
-            });
-        }
+        let min = params.check_size(w, h)?;
         let mut sizes = octaves::sizes([h, w], params.octaves, params.octave_scale, min);
         let (smallest, details) = octaves::decompose(image.without_autodiff(), &sizes);
         sizes.reverse();
@@ -116,8 +107,15 @@ impl<'m> Dream<'m> {
         let p = &self.params;
         let (dy, dx) = (self.rng.symmetric(p.jitter), self.rng.symmetric(p.jitter));
         let rolled = self.image.clone().roll(&[dy, dx], &[2, 3]);
-        let grad = tiles::gradient(self.model, &rolled, &p.objective, p.tile, self.min, &mut self.rng)?
-            .roll(&[-dy, -dx], &[2, 3]);
+        let grad = tiles::gradient(
+            self.model,
+            &rolled,
+            &p.objective,
+            p.tile,
+            self.min,
+            &mut self.rng,
+        )?
+        .roll(&[-dy, -dx], &[2, 3]);
         // Mean |g| as staged sums: one flat sum over a big image loses precision on some backends.
         let numel = grad.shape().num_elements() as f32;
         let mean_abs = grad.clone().abs().sum_dim(3).sum_dim(2).sum_dim(1) / numel;
@@ -147,7 +145,11 @@ impl<'m> Dream<'m> {
 
 /// Gradient of `objective` with respect to `image` ([1, 3, H, W]) in one pass over the whole
 /// image: no jitter, no tiles. What every step builds on, exposed for checking against references.
-pub fn gradient(model: &GoogLeNet, image: &Tensor<4>, objective: &Objective) -> Result<Tensor<4>, Error> {
+pub fn gradient(
+    model: &GoogLeNet,
+    image: &Tensor<4>,
+    objective: &Objective,
+) -> Result<Tensor<4>, Error> {
     let [_, _, h, w] = image.dims();
     tiles::gradient(model, image, objective, h.max(w), 1, &mut Rng::new(0))
 }

@@ -11,7 +11,10 @@ pub fn sizes(base: [usize; 2], octaves: usize, scale: f32, min: usize) -> Vec<[u
     let mut sizes = vec![base];
     for _ in 1..octaves {
         let [h, w] = *sizes.last().expect("starts with the base size");
-        let next = [(h as f64 / scale as f64) as usize, (w as f64 / scale as f64) as usize];
+        let next = [
+            (h as f64 / scale as f64) as usize,
+            (w as f64 / scale as f64) as usize,
+        ];
         if next[0] < min || next[1] < min {
             break;
         }
@@ -59,7 +62,10 @@ mod tests {
             sizes([120, 160], 3, 1.4, 10),
             vec![[120, 160], [85, 114], [60, 81]]
         );
-        assert_eq!(sizes([120, 160], 4, 1.4, 60), vec![[120, 160], [85, 114], [60, 81]]);
+        assert_eq!(
+            sizes([120, 160], 4, 1.4, 60),
+            vec![[120, 160], [85, 114], [60, 81]]
+        );
         assert_eq!(sizes([120, 160], 1, 1.4, 10), vec![[120, 160]]);
     }
 }

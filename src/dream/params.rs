@@ -121,36 +121,82 @@ fn invalid(name: &'static str, value: impl fmt::Display, allowed: impl Into<Stri
 }
 
 impl DreamParams {
+    /// Refuses an image too small for the objective's deepest layer; returns that minimum side.
+    pub fn check_size(&self, width: usize, height: usize) -> Result<usize, Error> {
+        let layer = self.objective.deepest();
+        let min = layer.min_input();
+        if width < min || height < min {
+            return Err(Error::TooSmall {
+                width,
+                height,
+                layer: layer.name(),
+                min,
+            });
+        }
+        Ok(min)
+    }
+
     /// Checks every value against its range, naming the first one that is off.
     pub fn validate(&self) -> Result<(), Error> {
         use limits::*;
         if !(OCTAVES.0..=OCTAVES.1).contains(&self.octaves) {
-            return Err(invalid("octaves", self.octaves, format!("a whole number from {} to {}", OCTAVES.0, OCTAVES.1)));
+            return Err(invalid(
+                "octaves",
+                self.octaves,
+                format!("a whole number from {} to {}", OCTAVES.0, OCTAVES.1),
+            ));
         }
         let scale = self.octave_scale;
         if !(scale.is_finite() && scale > OCTAVE_SCALE.0 && scale <= OCTAVE_SCALE.1) {
-            return Err(invalid("octave-scale", scale, format!("a number above {} and at most {}", OCTAVE_SCALE.0, OCTAVE_SCALE.1)));
+            return Err(invalid(
+                "octave-scale",
+                scale,
+                format!(
+                    "a number above {} and at most {}",
+                    OCTAVE_SCALE.0, OCTAVE_SCALE.1
+                ),
+            ));
         }
         if !(STEPS.0..=STEPS.1).contains(&self.steps) {
-            return Err(invalid("steps", self.steps, format!("a whole number from {} to {}", STEPS.0, STEPS.1)));
+            return Err(invalid(
+                "steps",
+                self.steps,
+                format!("a whole number from {} to {}", STEPS.0, STEPS.1),
+            ));
         }
         let step = self.step_size;
         if !(step.is_finite() && step > STEP_SIZE.0 && step <= STEP_SIZE.1) {
-            return Err(invalid("step-size", step, format!("a number above {} and at most {}", STEP_SIZE.0, STEP_SIZE.1)));
+            return Err(invalid(
+                "step-size",
+                step,
+                format!("a number above {} and at most {}", STEP_SIZE.0, STEP_SIZE.1),
+            ));
         }
         if self.jitter > JITTER {
-            return Err(invalid("jitter", self.jitter, format!("a whole number of pixels from 0 to {JITTER}")));
+            return Err(invalid(
+                "jitter",
+                self.jitter,
+                format!("a whole number of pixels from 0 to {JITTER}"),
+            ));
         }
         let min_tile = TILE.0.max(self.objective.deepest().min_input());
         if !(min_tile..=TILE.1).contains(&self.tile) {
             return Err(invalid(
                 "tile",
                 self.tile,
-                format!("a side in pixels from {min_tile} to {} for layer {}", TILE.1, self.objective.deepest()),
+                format!(
+                    "a side in pixels from {min_tile} to {} for layer {}",
+                    TILE.1,
+                    self.objective.deepest()
+                ),
             ));
         }
         if !(MAX_SIZE.0..=MAX_SIZE.1).contains(&self.max_size) {
-            return Err(invalid("max-size", self.max_size, format!("a side in pixels from {} to {}", MAX_SIZE.0, MAX_SIZE.1)));
+            return Err(invalid(
+                "max-size",
+                self.max_size,
+                format!("a side in pixels from {} to {}", MAX_SIZE.0, MAX_SIZE.1),
+            ));
         }
         match &self.objective {
             Objective::Channel { blob, channel } if *channel >= blob.channels() => Err(invalid(
@@ -162,7 +208,11 @@ impl DreamParams {
                 Err(invalid("layer", "(none)", "at least one layer"))
             }
             Objective::Layers(layers) => match layers.iter().find(|(_, w)| !w.is_finite()) {
-                Some((blob, w)) => Err(invalid("layer weight", format!("{blob}*{w}"), "a finite number")),
+                Some((blob, w)) => Err(invalid(
+                    "layer weight",
+                    format!("{blob}*{w}"),
+                    "a finite number",
+                )),
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -186,14 +236,32 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_their_range() {
         let bad = |p: DreamParams| p.validate().unwrap_err().to_string();
-        let msg = bad(DreamParams { octave_scale: 1.0, ..Default::default() });
-        assert!(msg.contains("octave-scale = 1") && msg.contains("above 1"), "{msg}");
-        let msg = bad(DreamParams { step_size: f32::NAN, ..Default::default() });
-        assert!(msg.contains("step-size = NaN"), "{msg}");
-        let msg = bad(DreamParams { steps: 0, ..Default::default() });
-        assert!(msg.contains("steps = 0") && msg.contains("1 to 1000"), "{msg}");
         let msg = bad(DreamParams {
-            objective: Objective::Channel { blob: Blob::CANONICAL, channel: 512 },
+            octave_scale: 1.0,
+            ..Default::default()
+        });
+        assert!(
+            msg.contains("octave-scale = 1") && msg.contains("above 1"),
+            "{msg}"
+        );
+        let msg = bad(DreamParams {
+            step_size: f32::NAN,
+            ..Default::default()
+        });
+        assert!(msg.contains("step-size = NaN"), "{msg}");
+        let msg = bad(DreamParams {
+            steps: 0,
+            ..Default::default()
+        });
+        assert!(
+            msg.contains("steps = 0") && msg.contains("1 to 1000"),
+            "{msg}"
+        );
+        let msg = bad(DreamParams {
+            objective: Objective::Channel {
+                blob: Blob::CANONICAL,
+                channel: 512,
+            },
             ..Default::default()
         });
         assert!(msg.contains("0 to 511"), "{msg}");

@@ -87,7 +87,10 @@ impl DreamParams {
         }
         let layer = layer.unwrap_or_else(|| vec![(Blob::CANONICAL, 1.0)]);
         p.objective = match (layer.as_slice(), channel) {
-            ([(blob, _)], Some(channel)) => Objective::Channel { blob: *blob, channel },
+            ([(blob, _)], Some(channel)) => Objective::Channel {
+                blob: *blob,
+                channel,
+            },
             (_, Some(_)) => {
                 return Err(Error::Invalid {
                     name: "channel",
@@ -145,10 +148,23 @@ mod tests {
 
     #[test]
     fn query_round_trips() {
-        let p = DreamParams::from_pairs([("layer", "inception_3b/output"), ("channel", "7"), ("steps", "3")]).unwrap();
-        assert_eq!(p.objective, Objective::Channel { blob: "inception_3b/output".parse().unwrap(), channel: 7 });
+        let p = DreamParams::from_pairs([
+            ("layer", "inception_3b/output"),
+            ("channel", "7"),
+            ("steps", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            p.objective,
+            Objective::Channel {
+                blob: "inception_3b/output".parse().unwrap(),
+                channel: 7
+            }
+        );
         let again = DreamParams::from_pairs(
-            p.to_query().split('&').map(|kv| kv.split_once('=').unwrap()),
+            p.to_query()
+                .split('&')
+                .map(|kv| kv.split_once('=').unwrap()),
         )
         .unwrap();
         assert_eq!(again, p);
@@ -159,9 +175,13 @@ mod tests {
 
     #[test]
     fn several_layers_with_weights() {
-        let p = DreamParams::from_pairs([("layer", "inception_4c/output*2+inception_3b/output")]).unwrap();
+        let p = DreamParams::from_pairs([("layer", "inception_4c/output*2+inception_3b/output")])
+            .unwrap();
         assert_eq!(p.objective.blobs().len(), 2);
-        assert!(p.to_query().starts_with("layer=inception_4c/output*2+inception_3b/output*1&"));
+        assert!(
+            p.to_query()
+                .starts_with("layer=inception_4c/output*2+inception_3b/output*1&")
+        );
     }
 
     #[test]
@@ -170,7 +190,9 @@ mod tests {
         assert!(err("steps", "-3").contains("steps = -3"));
         assert!(err("octave-scale", "NaN").contains("octave-scale = NaN"));
         assert!(err("octave-scale", "0.9").contains("above 1"));
-        assert!(err("layer", "inception_9z/output").contains("unknown layer 'inception_9z/output'"));
+        assert!(
+            err("layer", "inception_9z/output").contains("unknown layer 'inception_9z/output'")
+        );
         assert!(err("colour", "red").contains("recipe key = colour"));
     }
 }

@@ -18,7 +18,9 @@ pub fn spans(len: usize, tile: usize, min: usize, rng: &mut Rng) -> Vec<Range<us
         return vec![0..len];
     }
     // Aim at 0.8 tile so the random moves never push a span past `tile`.
-    let n = len.div_ceil(tile * 4 / 5).clamp(1, (len / min.max(1)).max(1));
+    let n = len
+        .div_ceil(tile * 4 / 5)
+        .clamp(1, (len / min.max(1)).max(1));
     if n == 1 {
         return vec![0..len];
     }
@@ -85,9 +87,9 @@ pub fn gradient(
                 .require_grad();
             let acts = model.forward(input.clone(), &blobs)?;
             let grads = tile_objective(acts, objective, share).backward();
-            let grad = input
-                .grad(&grads)
-                .ok_or_else(|| Error::Device("the backward pass produced no input gradient".into()))?;
+            let grad = input.grad(&grads).ok_or_else(|| {
+                Error::Device("the backward pass produced no input gradient".into())
+            })?;
             grad_tiles.push(grad);
         }
         grad_rows.push(Tensor::cat(grad_tiles, 3));

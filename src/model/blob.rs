@@ -122,7 +122,11 @@ impl Blob {
             Blob::Pool2,
         ];
         for module in 0..INCEPTIONS.len() {
-            all.extend(Part::ALL.iter().map(|&part| Blob::Inception { module, part }));
+            all.extend(
+                Part::ALL
+                    .iter()
+                    .map(|&part| Blob::Inception { module, part }),
+            );
             match module {
                 1 => all.push(Blob::Pool3),
                 6 => all.push(Blob::Pool4),
@@ -183,7 +187,10 @@ impl Blob {
                 return Some(n);
             }
             let n = caffe_pool_out(n, 3, 2, 0)?;
-            if matches!(self, Blob::Pool1 | Blob::Norm1 | Blob::Conv2Reduce | Blob::Conv2 | Blob::Norm2) {
+            if matches!(
+                self,
+                Blob::Pool1 | Blob::Norm1 | Blob::Conv2Reduce | Blob::Conv2 | Blob::Norm2
+            ) {
                 return Some(n);
             }
             let mut n = caffe_pool_out(n, 3, 2, 0)?;
@@ -271,9 +278,9 @@ mod tests {
         assert_eq!(Blob::Pool5.spatial([224, 224]), Some([1, 1]));
         assert_eq!(Blob::Classifier.spatial([224, 224]), Some([1, 1]));
         assert_eq!(Blob::Classifier.spatial([256, 224]), None);
-        // 181 x 239: ceil mode rounds up at pool3 (19 -> 10) where floor would give 9.
+        // 181 x 239: ceil mode rounds up at pool3 (22 -> 11) where floor would give 10.
         assert_eq!(Blob::CANONICAL.spatial([181, 239]), Some([11, 15]));
-        assert_eq!(caffe_pool_out(19, 3, 2, 0), Some(10));
+        assert_eq!(caffe_pool_out(22, 3, 2, 0), Some(11));
         assert_eq!(caffe_pool_out(14, 3, 1, 1), Some(14));
     }
 

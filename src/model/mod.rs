@@ -24,7 +24,14 @@ const LRN_SIZE: usize = 5;
 const LRN_ALPHA: f32 = 1e-4;
 const LRN_BETA: f32 = 0.75;
 
-fn conv(input: usize, out: usize, kernel: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+fn conv(
+    input: usize,
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    device: &Device,
+) -> Conv2d {
     // Zeros: every value is overwritten by the weights file, so random init would be wasted work.
     Conv2dConfig::new([input, out], [kernel, kernel])
         .with_stride([stride, stride])
@@ -59,9 +66,15 @@ impl Inception {
     fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
         let at = |part| Blob::Inception { module, part };
         let b1 = rec.keep(at(Part::Conv1x1), conv_relu(&self.conv_1x1, x.clone()))?;
-        let r3 = rec.keep(at(Part::Reduce3x3), conv_relu(&self.conv_3x3_reduce, x.clone()))?;
+        let r3 = rec.keep(
+            at(Part::Reduce3x3),
+            conv_relu(&self.conv_3x3_reduce, x.clone()),
+        )?;
         let b3 = rec.keep(at(Part::Conv3x3), conv_relu(&self.conv_3x3, r3))?;
-        let r5 = rec.keep(at(Part::Reduce5x5), conv_relu(&self.conv_5x5_reduce, x.clone()))?;
+        let r5 = rec.keep(
+            at(Part::Reduce5x5),
+            conv_relu(&self.conv_5x5_reduce, x.clone()),
+        )?;
         let b5 = rec.keep(at(Part::Conv5x5), conv_relu(&self.conv_5x5, r5))?;
         let pooled = rec.keep(at(Part::Pool), caffe_max_pool(x, 3, 1, 1))?;
         let bp = rec.keep(at(Part::PoolProj), conv_relu(&self.pool_proj, pooled))?;
@@ -170,9 +183,15 @@ impl GoogLeNet {
                 _ => {}
             }
         }
-        let x = rec.keep(Blob::Pool5, avg_pool2d(x, AvgPoolOptions::new([7, 7]).with_stride([1, 1])))?;
+        let x = rec.keep(
+            Blob::Pool5,
+            avg_pool2d(x, AvgPoolOptions::new([7, 7]).with_stride([1, 1])),
+        )?;
         let [n, c, _, _] = x.dims();
-        let scores = self.classifier.forward(x.reshape([n, c])).reshape([n, CLASSES, 1, 1]);
+        let scores = self
+            .classifier
+            .forward(x.reshape([n, c]))
+            .reshape([n, CLASSES, 1, 1]);
         rec.keep(Blob::Classifier, scores).map(|_| ())
     }
 }
@@ -241,5 +260,7 @@ fn lrn(x: Tensor<4>) -> Tensor<4> {
     )
     .reshape([n, c, h, w]);
     // alpha/size * sum == alpha * mean over the window.
-    x / (window_mean * LRN_ALPHA).add_scalar(1.0).powf_scalar(LRN_BETA)
+    x / (window_mean * LRN_ALPHA)
+        .add_scalar(1.0)
+        .powf_scalar(LRN_BETA)
 }

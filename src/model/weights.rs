@@ -54,7 +54,10 @@ fn read_labels(bytes: &[u8]) -> Result<Labels, Error> {
         .map(|l| l.lines().map(str::to_string).collect())
         .unwrap_or_default();
     if labels.len() != CLASSES {
-        return Err(Error::Weights(format!("it holds {} labels, not {CLASSES}", labels.len())));
+        return Err(Error::Weights(format!(
+            "it holds {} labels, not {CLASSES}",
+            labels.len()
+        )));
     }
     Ok(Labels(labels))
 }

@@ -23,15 +23,20 @@ pub fn weights_path() -> PathBuf {
 fn weights() -> Vec<u8> {
     let path = weights_path();
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("the real weights are needed at {} ({e}): run `make weights`", path.display())
+        panic!(
+            "the real weights are needed at {} ({e}): run `make weights`",
+            path.display()
+        )
     })
 }
 
 /// The wgpu device (lavapipe on a machine without a GPU). wgpu may be set up once per process.
 pub fn gpu() -> Device {
     static GPU: OnceLock<Device> = OnceLock::new();
-    GPU.get_or_init(|| deepdream::device::gpu().expect("a wgpu adapter (install mesa-vulkan-drivers)"))
-        .clone()
+    GPU.get_or_init(|| {
+        deepdream::device::gpu().expect("a wgpu adapter (install mesa-vulkan-drivers)")
+    })
+    .clone()
 }
 
 /// The devices the tests cover: both by default, or those named in DEEPDREAM_TEST_DEVICES.
@@ -44,7 +49,10 @@ pub fn devices() -> Vec<(&'static str, Device)> {
     if wanted.split(',').any(|d| d == "gpu") {
         devices.push(("gpu", gpu()));
     }
-    assert!(!devices.is_empty(), "DEEPDREAM_TEST_DEVICES names no device: {wanted}");
+    assert!(
+        !devices.is_empty(),
+        "DEEPDREAM_TEST_DEVICES names no device: {wanted}"
+    );
     devices
 }
 
@@ -62,5 +70,8 @@ pub fn crop(name: &str, top: u32, left: u32, h: u32, w: u32) -> RgbImage {
 }
 
 pub fn read(t: Tensor<4>) -> Vec<f32> {
-    pollster::block_on(t.into_data_async()).unwrap().to_vec::<f32>().unwrap()
+    pollster::block_on(t.into_data_async())
+        .unwrap()
+        .try_to_vec::<f32>()
+        .unwrap()
 }

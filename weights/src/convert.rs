@@ -76,7 +76,9 @@ available from {UPSTREAM}",
         total: usize,
     },
     /// A source file is not the published one.
-    #[error("{file} does not match its published sha256 (expected {expected}, found {found}): the download is corrupt or not the BVLC GoogLeNet from caffejs")]
+    #[error(
+        "{file} does not match its published sha256 (expected {expected}, found {found}): the download is corrupt or not the BVLC GoogLeNet from caffejs"
+    )]
     Checksum {
         /// The file, relative to the source folder.
         file: String,
@@ -205,7 +207,11 @@ fn encode(values: &[f32], dtype: WireDtype) -> Vec<u8> {
 /// Reads and checks every caffejs file under `src` and returns the safetensors file's bytes.
 pub fn convert(src: &Path, dtype: WireDtype) -> Result<Vec<u8>, ConvertError> {
     let files = source_files();
-    let missing: Vec<String> = files.iter().filter(|f| !src.join(f).is_file()).cloned().collect();
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| !src.join(f).is_file())
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         return Err(ConvertError::Missing {
             dir: src.to_path_buf(),
@@ -226,13 +232,27 @@ pub fn convert(src: &Path, dtype: WireDtype) -> Result<Vec<u8>, ConvertError> {
         assert_eq!(filter.len(), layer.filter_len(), "{} filter", layer.caffe);
         assert_eq!(bias.len(), layer.out, "{} bias", layer.caffe);
         let (weight, shape) = if layer.is_linear() {
-            (transpose(&filter, layer.out, layer.input), vec![layer.input, layer.out])
+            (
+                transpose(&filter, layer.out, layer.input),
+                vec![layer.input, layer.out],
+            )
         } else {
             let k = layer.kernel;
-            (ohwi_to_oihw(&filter, &layer), vec![layer.out, layer.input, k, k])
+            (
+                ohwi_to_oihw(&filter, &layer),
+                vec![layer.out, layer.input, k, k],
+            )
         };
-        tensors.push((format!("{}.weight", layer.key), shape, encode(&weight, dtype)));
-        tensors.push((format!("{}.bias", layer.key), vec![layer.out], encode(&bias, dtype)));
+        tensors.push((
+            format!("{}.weight", layer.key),
+            shape,
+            encode(&weight, dtype),
+        ));
+        tensors.push((
+            format!("{}.bias", layer.key),
+            vec![layer.out],
+            encode(&bias, dtype),
+        ));
     }
 
     let labels_raw = read_checked(src, LABELS_FILE)?;

@@ -29,11 +29,7 @@ impl InceptionSpec {
     }
 }
 
-const fn inception(
-    name: &'static str,
-    input: usize,
-    widths: [usize; 6],
-) -> InceptionSpec {
+const fn inception(name: &'static str, input: usize, widths: [usize; 6]) -> InceptionSpec {
     InceptionSpec {
         name,
         input,
@@ -89,7 +85,13 @@ pub struct LayerSpec {
 
 impl LayerSpec {
     fn conv(caffe: String, key: String, out: usize, input: usize, kernel: usize) -> Self {
-        Self { caffe, key, out, input, kernel }
+        Self {
+            caffe,
+            key,
+            out,
+            input,
+            kernel,
+        }
     }
 
     /// Number of filter values, as caffejs stores them.
@@ -153,7 +155,13 @@ mod tests {
     #[test]
     fn each_module_feeds_the_next() {
         for pair in INCEPTIONS.windows(2) {
-            assert_eq!(pair[0].output(), pair[1].input, "{} -> {}", pair[0].name, pair[1].name);
+            assert_eq!(
+                pair[0].output(),
+                pair[1].input,
+                "{} -> {}",
+                pair[0].name,
+                pair[1].name
+            );
         }
     }
 }

@@ -38,50 +38,78 @@ struct Engine {
     cpu: bool,
 }
 
+#[derive(Args)]
+struct DreamArgs {
+    /// The photo to dream
+    input: PathBuf,
+    /// Where to write the result (.png or .jpg)
+    output: PathBuf,
+    /// Layer (Caffe blob name) to maximise; `a*2+b` weighs several [default: inception_4c/output]
+    #[arg(long)]
+    layer: Option<String>,
+    /// Maximise only this channel of the layer
+    #[arg(long, allow_hyphen_values = true)]
+    channel: Option<String>,
+    /// Octaves (pyramid levels) [default: 4]
+    #[arg(long, allow_hyphen_values = true)]
+    octaves: Option<String>,
+    /// Size ratio between octaves [default: 1.4]
+    #[arg(long, allow_hyphen_values = true)]
+    octave_scale: Option<String>,
+    /// Gradient steps per octave [default: 10]
+    #[arg(long, allow_hyphen_values = true)]
+    steps: Option<String>,
+    /// Step size, in mean absolute gradients [default: 1.5]
+    #[arg(long, allow_hyphen_values = true)]
+    step_size: Option<String>,
+    /// Largest random shift in pixels before each step [default: 32]
+    #[arg(long, allow_hyphen_values = true)]
+    jitter: Option<String>,
+    /// No random shift (same as --jitter 0)
+    #[arg(long, conflicts_with = "jitter")]
+    no_jitter: bool,
+    /// Largest tile side for the gradient, in pixels [default: 512]
+    #[arg(long, allow_hyphen_values = true)]
+    tile: Option<String>,
+    /// Random seed [default: 0]
+    #[arg(long, allow_hyphen_values = true)]
+    seed: Option<String>,
+    /// Longest side to dream at; bigger photos are scaled down [default: 4096]
+    #[arg(long, allow_hyphen_values = true)]
+    max_size: Option<String>,
+    #[command(flatten)]
+    engine: Engine,
+}
+
+impl DreamArgs {
+    /// The options as recipe pairs, parsed and checked by the engine like a URL's.
+    fn recipe(&self) -> Result<DreamParams, String> {
+        let jitter = if self.no_jitter {
+            Some("0".to_string())
+        } else {
+            self.jitter.clone()
+        };
+        let pairs = [
+            ("layer", self.layer.clone()),
+            ("channel", self.channel.clone()),
+            ("octaves", self.octaves.clone()),
+            ("octave-scale", self.octave_scale.clone()),
+            ("steps", self.steps.clone()),
+            ("step-size", self.step_size.clone()),
+            ("jitter", jitter),
+            ("tile", self.tile.clone()),
+            ("seed", self.seed.clone()),
+            ("max-size", self.max_size.clone()),
+        ];
+        DreamParams::from_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Dream a photo: reads JPEG, PNG, WebP or GIF; writes PNG or JPEG by OUT's extension
-    Dream {
-        /// The photo to dream
-        input: PathBuf,
-        /// Where to write the result (.png or .jpg)
-        output: PathBuf,
-        /// Layer (Caffe blob name) to maximise; `a*2+b` weighs several [default: inception_4c/output]
-        #[arg(long)]
-        layer: Option<String>,
-        /// Maximise only this channel of the layer
-        #[arg(long)]
-        channel: Option<String>,
-        /// Octaves (pyramid levels) [default: 4]
-        #[arg(long)]
-        octaves: Option<String>,
-        /// Size ratio between octaves [default: 1.4]
-        #[arg(long, allow_hyphen_values = true)]
-        octave_scale: Option<String>,
-        /// Gradient steps per octave [default: 10]
-        #[arg(long, allow_hyphen_values = true)]
-        steps: Option<String>,
-        /// Step size, in mean absolute gradients [default: 1.5]
-        #[arg(long, allow_hyphen_values = true)]
-        step_size: Option<String>,
-        /// Largest random shift in pixels before each step [default: 32]
-        #[arg(long, allow_hyphen_values = true)]
-        jitter: Option<String>,
-        /// No random shift (same as --jitter 0)
-        #[arg(long, conflicts_with = "jitter")]
-        no_jitter: bool,
-        /// Largest tile side for the gradient, in pixels [default: 512]
-        #[arg(long, allow_hyphen_values = true)]
-        tile: Option<String>,
-        /// Random seed [default: 0]
-        #[arg(long, allow_hyphen_values = true)]
-        seed: Option<String>,
-        /// Longest side to dream at; bigger photos are scaled down [default: 4096]
-        #[arg(long, allow_hyphen_values = true)]
-        max_size: Option<String>,
-        #[command(flatten)]
-        engine: Engine,
-    },
+    Dream(Box<DreamArgs>),
     /// Print the most likely ImageNet classes of a photo: INDEX<TAB>PROBABILITY<TAB>LABEL
     Classify {
         /// The photo
@@ -135,41 +163,6 @@ fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, &'static str), St
 fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn recipe(
-    layer: Option<String>,
-    channel: Option<String>,
-    octaves: Option<String>,
-    octave_scale: Option<String>,
-    steps: Option<String>,
-    step_size: Option<String>,
-    jitter: Option<String>,
-    no_jitter: bool,
-    tile: Option<String>,
-    seed: Option<String>,
-    max_size: Option<String>,
-) -> Result<DreamParams, String> {
-    let jitter = if no_jitter {
-        Some("0".to_string())
-    } else {
-        jitter
-    };
-    let pairs = [
-        ("layer", layer),
-        ("channel", channel),
-        ("octaves", octaves),
-        ("octave-scale", octave_scale),
-        ("steps", steps),
-        ("step-size", step_size),
-        ("jitter", jitter),
-        ("tile", tile),
-        ("seed", seed),
-        ("max-size", max_size),
-    ];
-    DreamParams::from_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .map_err(|e| e.to_string())
 }
 
 fn dream_file(
@@ -312,37 +305,7 @@ fn layers() {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Dream {
-            input,
-            output,
-            layer,
-            channel,
-            octaves,
-            octave_scale,
-            steps,
-            step_size,
-            jitter,
-            no_jitter,
-            tile,
-            seed,
-            max_size,
-            engine,
-        } => {
-            let params = recipe(
-                layer,
-                channel,
-                octaves,
-                octave_scale,
-                steps,
-                step_size,
-                jitter,
-                no_jitter,
-                tile,
-                seed,
-                max_size,
-            )?;
-            dream_file(&input, &output, params, &engine)
-        }
+        Command::Dream(args) => dream_file(&args.input, &args.output, args.recipe()?, &args.engine),
         Command::Classify { input, top, engine } => classify_file(&input, top, &engine),
         Command::Bench { runs, engine } => bench(runs, &engine),
         Command::Layers => {

@@ -5,7 +5,7 @@ mod octaves;
 mod params;
 mod recipe;
 mod rng;
-mod tiles;
+pub mod tiles;
 
 pub use params::{DreamParams, Objective, limits};
 pub use recipe::KEYS as RECIPE_KEYS;

@@ -14,16 +14,13 @@ use crate::model::GoogLeNet;
 /// Splits `0..len` into spans of at most `tile` and at least `min`, with interior borders
 /// moved at random by up to a tenth of a tile.
 pub fn spans(len: usize, tile: usize, min: usize, rng: &mut Rng) -> Vec<Range<usize>> {
-    if len <= tile {
-        return vec![0..len];
-    }
     // Aim at 0.8 tile so the random moves never push a span past `tile`.
-    let n = len
-        .div_ceil(tile * 4 / 5)
-        .clamp(1, (len / min.max(1)).max(1));
-    if n == 1 {
-        return vec![0..len];
-    }
+    let n = if len <= tile {
+        1
+    } else {
+        len.div_ceil(tile * 4 / 5)
+            .clamp(1, (len / min.max(1)).max(1))
+    };
     let avg = len as f64 / n as f64;
     let amplitude = ((tile as f64 - avg) / 2.0)
         .min((avg - min as f64) / 2.0)

@@ -4,19 +4,55 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/deepdream/target
 export DEEPDREAM_WEIGHTS_SRC ?= $(abspath ../shared/weights/bvlc_googlenet_caffejs)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+TOOLS := $(HOME)/.cache/deepdream/tools
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
+WASM_OUT := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/deepdream.wasm
+# The features rustc enables by default for wasm32-unknown-unknown, so wasm-opt keeps them.
+WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int \
+	--enable-multivalue --enable-reference-types
+PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup weights cli test test-rust lint bench clean
+.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
 .setup-native.stamp:
 	@command -v cargo >/dev/null || { echo "Rust is needed: https://rustup.rs"; exit 1; }
+	rustup component add rustfmt clippy
 	@if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers; \
 	fi
 	@touch $@
+
+## setup-web: the wasm target, wasm-bindgen-cli at Cargo.lock's version, Node packages, Debian's Chromium
+setup-web: .setup-web.stamp $(WASM_BINDGEN)
+.setup-web.stamp: package.json package-lock.json
+	rustup target add wasm32-unknown-unknown
+	npm ci --no-audit --no-fund
+	@if ! command -v chromium >/dev/null; then \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+	@touch $@
+$(WASM_BINDGEN): Cargo.lock
+	@if [ "$$($(WASM_BINDGEN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+		cargo install --root $(TOOLS) wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION); \
+	fi
+	@touch $@
+
+## wasm: the browser bundle in www/pkg (size-optimised profile, wasm-bindgen --target web, wasm-opt -Os)
+wasm: www/pkg/deepdream_bg.wasm
+www/pkg/deepdream_bg.wasm: $(shell find src weights/src -name '*.rs') Cargo.toml Cargo.lock | setup-web
+	cargo build --locked --lib --profile wasm-release --target wasm32-unknown-unknown
+	$(WASM_BINDGEN) --target web --no-typescript --out-dir www/pkg $(WASM_OUT)
+	node_modules/.bin/wasm-opt -Os $(WASM_FEATURES) www/pkg/deepdream_bg.wasm -o www/pkg/deepdream_bg.wasm
+	@ls -l www/pkg/deepdream_bg.wasm
+
+## serve: the page at http://127.0.0.1:$(PORT) (PORT overrides)
+serve: wasm weights
+	PORT=$(PORT) node www/serve.mjs
 
 ## weights: convert the caffejs GoogLeNet weights (DEEPDREAM_WEIGHTS_SRC) into weights/googlenet.safetensors
 weights: $(WEIGHTS)
@@ -29,10 +65,15 @@ cli: setup weights
 	@echo "run it as: $(CARGO_TARGET_DIR)/release/deepdream dream IN.jpg OUT.png"
 
 ## test: every test, on the real weights, in release mode (Burn in debug is very slow)
-test: test-rust
+test: test-rust test-web
 
 test-rust: setup weights
 	cargo test --release --locked --workspace
+
+## test-web: the page in headless Chromium (WebGPU through SwiftShader), compared with the CLI
+test-web: wasm weights setup
+	$(CARGO_RELEASE) --bin deepdream
+	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 tests/web/
 
 ## lint: formatting and clippy, warnings as errors
 lint:
@@ -44,4 +85,4 @@ bench: setup weights
 	cargo run --release --locked --bin deepdream -- bench
 
 clean:
-	rm -f $(WEIGHTS) weights/*.sha256 .setup-native.stamp
+	rm -rf $(WEIGHTS) weights/*.sha256 www/pkg .setup-native.stamp .setup-web.stamp

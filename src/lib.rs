@@ -8,5 +8,7 @@ pub mod dream;
 mod error;
 pub mod image_io;
 pub mod model;
+#[cfg(target_family = "wasm")]
+pub mod web;
 
 pub use error::Error;

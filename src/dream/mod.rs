@@ -37,8 +37,8 @@ pub struct Progress {
 
 /// A dream in progress: the image stays on the device between steps, and nothing is read back
 /// unless the caller asks for [`Dream::preview`] or [`Dream::result`].
-pub struct Dream<'m> {
-    model: &'m GoogLeNet,
+pub struct Dream {
+    model: GoogLeNet,
     params: DreamParams,
     rng: Rng,
     min: usize,
@@ -49,9 +49,11 @@ pub struct Dream<'m> {
     step: usize,
 }
 
-impl<'m> Dream<'m> {
-    /// Prepares a dream of `image` ([1, 3, H, W], RGB on 0..255) on the model's device.
-    pub fn new(model: &'m GoogLeNet, image: Tensor<4>, params: DreamParams) -> Result<Self, Error> {
+impl Dream {
+    /// Prepares a dream of `image` ([1, 3, H, W], RGB on 0..255) on the model's device. The
+    /// dream keeps its own handle on the model (a cheap clone sharing the weights), so a face can
+    /// hold it across calls.
+    pub fn new(model: &GoogLeNet, image: Tensor<4>, params: DreamParams) -> Result<Self, Error> {
         params.validate()?;
         let [_, channels, h, w] = image.dims();
         if channels != 3 {
@@ -62,7 +64,7 @@ impl<'m> Dream<'m> {
         let (smallest, details) = octaves::decompose(image.without_autodiff(), &sizes);
         sizes.reverse();
         Ok(Self {
-            model,
+            model: model.clone(),
             rng: Rng::new(params.seed),
             params,
             min,
@@ -108,7 +110,7 @@ impl<'m> Dream<'m> {
         let (dy, dx) = (self.rng.symmetric(p.jitter), self.rng.symmetric(p.jitter));
         let rolled = self.image.clone().roll(&[dy, dx], &[2, 3]);
         let grad = tiles::gradient(
-            self.model,
+            &self.model,
             &rolled,
             &p.objective,
             p.tile,

@@ -1,0 +1,147 @@
+// The page in a real browser: Debian's Chromium with WebGPU through SwiftShader, driven by
+// playwright-core. Small photos and few steps: SwiftShader takes seconds per step at 224 px.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from '../../www/serve.mjs';
+import { readPng, rgb } from './png.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const PHOTO = join(ROOT, 'tests/web/cat-96x72.png');
+const LONG = 600_000;
+const RECIPE = 'layer=inception_4c/output&octaves=2&steps=2&jitter=0&seed=3';
+
+let server;
+let browser;
+let base;
+
+before(async () => {
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(query) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const foreign = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(base) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`page: ${message.text()}`);
+  });
+  await page.goto(`${base}?${query}`);
+  await state(page, 'ready');
+  return { page, context, foreign };
+}
+
+function state(page, wanted) {
+  return page.waitForFunction((s) => document.body.dataset.state === s, wanted, { timeout: LONG, polling: 100 });
+}
+
+async function download(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
+}
+
+function meanAbsDiff(a, b) {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}
+
+test('dreams a photo on WebGPU, offers a PNG with its recipe, and agrees with the CLI', { timeout: LONG }, async () => {
+  const { page, context, foreign } = await open(RECIPE);
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'gpu');
+  const started = Date.now();
+  await page.setInputFiles('#file', PHOTO);
+  await state(page, 'done');
+  console.log(`dream of 96x72, 2 octaves x 2 steps: ${Date.now() - started} ms`);
+  assert.match(await page.textContent('#progress-text'), /Done/);
+
+  const png = await download(page, '#download');
+  assert.equal(png.name, 'cat-96x72-dream.png');
+  const result = readPng(png.bytes);
+  const input = readPng(readFileSync(PHOTO));
+  assert.equal(result.width, 96);
+  assert.equal(result.height, 72);
+  assert.match(result.text.deepdream, /^layer=inception_4c\/output&octaves=2&octave-scale=1.4&steps=2&step-size=1.5&jitter=0/);
+  assert.ok(meanAbsDiff(rgb(result), rgb(input)) > 2, 'the dream changed the photo');
+  const jpeg = await download(page, '#download-jpeg');
+  assert.equal(jpeg.name, 'cat-96x72-dream.jpg');
+  assert.deepEqual([...jpeg.bytes.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+
+  // The same photo and recipe through the command line (jitter 0, so only the backends differ).
+  const dir = mkdtempSync(join(tmpdir(), 'deepdream-web-'));
+  const cliOut = join(dir, 'cli.png');
+  const cli = process.env.DEEPDREAM_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'release/deepdream');
+  execFileSync(cli, ['dream', PHOTO, cliOut, '--octaves', '2', '--steps', '2', '--jitter', '0', '--seed', '3'],
+    { cwd: ROOT, stdio: 'pipe', env: { ...process.env, XDG_RUNTIME_DIR: dir } });
+  const expected = rgb(readPng(readFileSync(cliOut)));
+  const got = rgb(result);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+  console.log(`browser vs CLI: worst ${worst} grey levels, mean ${meanAbsDiff(got, expected).toFixed(3)}`);
+  assert.ok(worst <= 4, `browser and CLI differ by ${worst} grey levels`);
+
+  assert.deepEqual(foreign, [], 'the page asked for nothing but its own files');
+  await context.close();
+});
+
+test('a file that is not an image gets an alert, and the next photo still dreams', { timeout: LONG }, async () => {
+  const { page, context } = await open(RECIPE.replace('octaves=2&steps=2', 'octaves=1&steps=1'));
+  await page.setInputFiles('#file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('just text') });
+  await state(page, 'error');
+  assert.match(await page.textContent('[role="alert"]'), /not a JPEG, PNG, WebP or GIF/);
+  await page.setInputFiles('#file', PHOTO);
+  await state(page, 'done');
+  assert.equal(await page.isHidden('[role="alert"]'), true);
+  const png = readPng((await download(page, '#download')).bytes);
+  assert.equal(png.width, 96);
+  await context.close();
+});
+
+test('Stop keeps the result so far at full size, and Dream more goes on from it', { timeout: LONG }, async () => {
+  const { page, context } = await open('octaves=2&steps=40&jitter=0');
+  await page.setInputFiles('#file', PHOTO);
+  await page.waitForFunction(() => /step \d+ of 40/.test(document.getElementById('progress-text').textContent),
+    null, { timeout: LONG, polling: 100 });
+  await page.click('#stop');
+  await state(page, 'done');
+  const stopped = readPng((await download(page, '#download')).bytes);
+  assert.equal(stopped.width, 96);
+  assert.equal(stopped.height, 72);
+  assert.ok(meanAbsDiff(rgb(stopped), rgb(readPng(readFileSync(PHOTO)))) > 0.5, 'the steps so far are kept');
+  await page.click('#more');
+  await page.waitForFunction(() => /step \d+ of 40/.test(document.getElementById('progress-text').textContent),
+    null, { timeout: LONG, polling: 100 });
+  await page.click('#stop');
+  await state(page, 'done');
+  const more = readPng((await download(page, '#download')).bytes);
+  assert.ok(meanAbsDiff(rgb(more), rgb(stopped)) > 0.1, 'dreaming more changed the result again');
+  await context.close();
+});
+
+test('an invalid recipe in the URL is named with its allowed range', { timeout: LONG }, async () => {
+  const { page, context } = await open('steps=-1&octave-scale=1.4');
+  await page.waitForFunction(() => !document.querySelector('[role="alert"]').hidden, null, { timeout: LONG });
+  assert.match(await page.textContent('[role="alert"]'), /steps = -1/);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+  await context.close();
+});

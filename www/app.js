@@ -1,0 +1,235 @@
+// The page: hands photos and recipes to the engine's worker and draws what comes back.
+// It holds no image math and no DeepDream logic; the engine validates every recipe.
+
+const $ = (id) => document.getElementById(id);
+const PRESETS = [
+  ['Textures', 'inception_3b/output'],
+  ['Patterns', 'inception_4a/output'],
+  ['Classic dog-slugs', 'inception_4c/output'],
+  ['Objects', 'inception_4e/output'],
+  ['Deep', 'inception_5b/output'],
+];
+const NO_GPU = 'This browser offers no WebGPU, so the dream cannot run on your GPU. ' +
+  'Chrome and Edge (version 113 or later), and Safari 26, have it. ' +
+  'You can dream on the CPU instead: the same engine, about 10 to 50 times slower.';
+
+let worker = null;
+let query = ''; // the last recipe the engine accepted
+const linked = location.search.slice(1);
+let photo = null; // { bytes, name }
+let pending = false;
+let started = 0;
+let urls = [];
+
+function setState(state) {
+  document.body.dataset.state = state;
+  const dreaming = state === 'dreaming';
+  $('stop').disabled = !dreaming;
+  $('more').disabled = state !== 'done';
+  $('compare').disabled = !photo;
+}
+
+function alertUser(message) {
+  $('alert').textContent = message;
+  $('alert').hidden = !message;
+}
+
+function startWorker(gpu) {
+  if (worker) worker.terminate();
+  worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (event) => handlers[event.data.type](event.data);
+  worker.onerror = (event) => failed(`The engine could not start: ${event.message}`);
+  setState('loading');
+  $('load').hidden = false;
+  worker.postMessage({ type: 'load', gpu });
+}
+
+function failed(message) {
+  alertUser(message);
+  setState('error');
+}
+
+function fillForm(recipe) {
+  const params = new URLSearchParams(recipe);
+  for (const input of $('recipe').elements) {
+    input.value = params.get(input.name) ?? '';
+  }
+  for (const button of $('presets').querySelectorAll('button')) {
+    button.setAttribute('aria-pressed', String(params.get('layer') === button.dataset.layer && !params.get('channel')));
+  }
+}
+
+function formQuery() {
+  const params = new URLSearchParams();
+  for (const input of $('recipe').elements) {
+    if (input.value !== '') params.set(input.name, input.value);
+  }
+  return decodeURIComponent(params.toString());
+}
+
+function setRecipe(candidate) {
+  worker.postMessage({ type: 'recipe', query: candidate });
+}
+
+function dream() {
+  if (!photo || document.body.dataset.state === 'loading') return;
+  if (document.body.dataset.state === 'dreaming') {
+    pending = true;
+    worker.postMessage({ type: 'stop' });
+    return;
+  }
+  alertUser('');
+  setState('dreaming');
+  $('progress-text').textContent = 'Starting…';
+  worker.postMessage({ type: 'dream', bytes: photo.bytes.slice(0), query });
+}
+
+async function takeFile(file) {
+  if (!file) return;
+  photo = { bytes: await file.arrayBuffer(), name: file.name || 'pasted.png' };
+  urls.forEach(URL.revokeObjectURL);
+  urls = [URL.createObjectURL(file)];
+  $('original').src = urls[0];
+  dream();
+}
+
+function seconds(s) {
+  return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+}
+
+function downloadName(ext) {
+  const base = photo.name.replace(/\.[^.]*$/, '') || 'photo';
+  return `${base}-dream.${ext}`;
+}
+
+const handlers = {
+  weights({ loaded, total, cached }) {
+    $('weights-progress').max = total || 1;
+    $('weights-progress').value = loaded;
+    $('weights-text').textContent = cached ? 'from this browser’s cache'
+      : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+  },
+  ready({ backend, layers }) {
+    $('load').hidden = true;
+    $('no-gpu').hidden = true;
+    const select = $('recipe').elements.layer;
+    if (!select.options.length) {
+      for (const name of layers) select.add(new Option(name, name));
+    }
+    document.body.dataset.backend = backend;
+    setRecipe(query || linked);
+    setState('ready');
+    if (pending) {
+      pending = false;
+      dream();
+    }
+  },
+  recipe({ recipe }) {
+    query = recipe;
+    history.replaceState(null, '', `?${recipe}`);
+    fillForm(recipe);
+  },
+  started({ info }) {
+    started = performance.now();
+    if (info && info.note) alertUser(`Note: ${info.note}.`);
+  },
+  progress({ progress: p }) {
+    $('progress').max = p.total;
+    $('progress').value = p.done;
+    const left = ((performance.now() - started) / 1000 / p.done) * (p.total - p.done);
+    $('progress-text').textContent =
+      `Octave ${p.octave} of ${p.octaves}, step ${p.step} of ${p.steps} — about ${seconds(left)} left`;
+  },
+  preview({ image }) {
+    const canvas = $('canvas');
+    if (canvas.width !== image.width || canvas.height !== image.height) {
+      canvas.width = image.width;
+      canvas.height = image.height;
+    }
+    canvas.getContext('2d').putImageData(image, 0, 0);
+  },
+  done({ png, jpeg }) {
+    urls.slice(1).forEach(URL.revokeObjectURL);
+    const pngUrl = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+    const jpegUrl = URL.createObjectURL(new Blob([jpeg], { type: 'image/jpeg' }));
+    urls = [urls[0], pngUrl, jpegUrl];
+    Object.assign($('download'), { href: pngUrl, download: downloadName('png'), hidden: false });
+    Object.assign($('download-jpeg'), { href: jpegUrl, download: downloadName('jpg'), hidden: false });
+    $('progress-text').textContent = 'Done.';
+    setState('done');
+    if (pending) {
+      pending = false;
+      dream();
+    }
+  },
+  error({ message, fatal, during }) {
+    pending = false;
+    if (during === 'load' && /adapter|webgpu|gpu/i.test(message) && document.body.dataset.backend !== 'cpu') {
+      $('load').hidden = true;
+      $('no-gpu-text').textContent = `${NO_GPU} (${message})`;
+      $('no-gpu').hidden = false;
+      failed(message);
+      return;
+    }
+    if (during === 'recipe') {
+      alertUser(message);
+      if (query) fillForm(query);
+      else setRecipe(''); // a bad link: fall back to the defaults, keeping the message
+      return;
+    }
+    failed(message);
+    // A panic kills the wasm instance: bring a fresh engine up for the next photo.
+    if (fatal && during !== 'load') startWorker(!$('cpu').checked);
+  },
+};
+
+for (const [label, layer] of PRESETS) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = label;
+  button.dataset.layer = layer;
+  button.onclick = () => {
+    const params = new URLSearchParams(query);
+    params.set('layer', layer);
+    params.delete('channel');
+    setRecipe(decodeURIComponent(params.toString()));
+  };
+  $('presets').append(button);
+}
+
+$('recipe').addEventListener('change', () => setRecipe(formQuery()));
+$('file').addEventListener('change', (event) => takeFile(event.target.files[0]));
+$('stop').onclick = () => worker.postMessage({ type: 'stop' });
+$('more').onclick = () => {
+  setState('dreaming');
+  worker.postMessage({ type: 'more' });
+};
+$('compare').onchange = (event) => {
+  $('original').hidden = !event.target.checked;
+  $('canvas').hidden = event.target.checked;
+};
+$('cpu').onchange = (event) => startWorker(!event.target.checked);
+$('use-cpu').onclick = () => {
+  $('cpu').checked = true;
+  document.body.dataset.backend = 'cpu';
+  alertUser('');
+  startWorker(false);
+};
+document.addEventListener('dragover', (event) => event.preventDefault());
+document.addEventListener('drop', (event) => {
+  event.preventDefault();
+  takeFile(event.dataTransfer.files[0]);
+});
+document.addEventListener('paste', (event) => {
+  const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
+  if (item) takeFile(item.getAsFile());
+});
+
+if (navigator.gpu) {
+  startWorker(true);
+} else {
+  $('load').hidden = true;
+  $('no-gpu-text').textContent = NO_GPU;
+  $('no-gpu').hidden = false;
+  failed('This browser has no WebGPU.');
+}

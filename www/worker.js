@@ -1,0 +1,125 @@
+// The engine's thread: loads the wasm module and the weights, then runs dream steps and posts
+// previews, so the page never blocks. All DeepDream logic lives in the wasm engine.
+import init, { Engine, layers, normalizeRecipe } from './pkg/deepdream.js';
+
+const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
+const PREVIEW_EVERY_MS = 250;
+
+let engine = null;
+let running = false;
+let stopRequested = false;
+
+const post = (type, data = {}, transfer = []) => postMessage({ type, ...data }, transfer);
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// The weights, from Cache Storage when this version was fetched before, else downloaded with
+// byte progress and cached. The engine checks them against their sha256 before use.
+async function weights() {
+  const sha = (await (await fetch(WEIGHTS + '.sha256')).text()).trim();
+  const key = `${WEIGHTS}?sha256=${sha}`;
+  const cache = await caches.open('deepdream-weights');
+  const cached = await cache.match(key);
+  if (cached) {
+    post('weights', { loaded: 1, total: 1, cached: true });
+    return { bytes: new Uint8Array(await cached.arrayBuffer()), sha };
+  }
+  const response = await fetch(WEIGHTS);
+  if (!response.ok) throw new Error(`the weights could not be downloaded (HTTP ${response.status})`);
+  const total = Number(response.headers.get('x-content-length') || response.headers.get('content-length')) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    post('weights', { loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  for (const old of await cache.keys()) await cache.delete(old);
+  await cache.put(key, new Response(bytes));
+  return { bytes, sha };
+}
+
+async function load(gpu) {
+  await init();
+  const { bytes, sha } = await weights();
+  engine = await Engine.create(bytes, sha, gpu);
+  post('ready', { backend: engine.backend(), layers: layers() });
+}
+
+async function preview() {
+  const image = await engine.preview();
+  post('preview', { image });
+}
+
+async function result() {
+  const png = await engine.png();
+  const jpeg = await engine.jpeg();
+  post('done', { png, jpeg }, [png.buffer, jpeg.buffer]);
+}
+
+// Steps until the dream ends or Stop arrives; previews a few times a second.
+async function run() {
+  running = true;
+  stopRequested = false;
+  let last = 0;
+  try {
+    for (;;) {
+      await tick(); // lets a Stop message in
+      if (stopRequested) break;
+      const progress = engine.step();
+      if (progress === null) break;
+      const now = performance.now();
+      if (now - last >= PREVIEW_EVERY_MS || progress.done === progress.total) {
+        await preview();
+        last = performance.now();
+      }
+      post('progress', { progress });
+    }
+    await preview();
+    await result();
+  } finally {
+    running = false;
+  }
+}
+
+async function handle(message) {
+  switch (message.type) {
+    case 'load':
+      return load(message.gpu);
+    case 'recipe':
+      return post('recipe', { recipe: normalizeRecipe(message.query) });
+    case 'dream': {
+      const info = engine.begin(new Uint8Array(message.bytes), message.query);
+      post('started', { info });
+      return run();
+    }
+    case 'more':
+      engine.more();
+      post('started', {});
+      return run();
+    case 'stop':
+      stopRequested = true;
+      return undefined;
+    default:
+      throw new Error(`unknown message ${message.type}`);
+  }
+}
+
+onmessage = async (event) => {
+  try {
+    if (event.data.type !== 'stop' && running) throw new Error('a dream is already running');
+    await handle(event.data);
+  } catch (error) {
+    // A Rust panic leaves a dead instance (a RuntimeError): the page starts a new worker.
+    const fatal = error instanceof WebAssembly.RuntimeError || engine === null;
+    post('error', { message: String(error && error.message ? error.message : error), fatal, during: event.data.type });
+  }
+};

@@ -34,6 +34,11 @@ function alertUser(message) {
   $('alert').hidden = !message;
 }
 
+function noteUser(message) {
+  $('note').textContent = message;
+  $('note').hidden = !message;
+}
+
 function startWorker(gpu) {
   if (worker) worker.terminate();
   worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
@@ -79,6 +84,7 @@ function dream() {
     return;
   }
   alertUser('');
+  noteUser('');
   setState('dreaming');
   $('progress-text').textContent = 'Starting…';
   worker.postMessage({ type: 'dream', bytes: photo.bytes.slice(0), query });
@@ -131,7 +137,10 @@ const handlers = {
   },
   started({ info }) {
     started = performance.now();
-    if (info && info.note) alertUser(`Note: ${info.note}.`);
+    if (!info) return;
+    // Previews come at each octave's size; the canvas is shown at the photo's proportions.
+    $('views').style.setProperty('--ratio', info.width / info.height);
+    if (info.note) noteUser(`Note: ${info.note}.`);
   },
   progress({ progress: p }) {
     $('progress').max = p.total;

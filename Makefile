@@ -15,7 +15,7 @@ PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench clean
+.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-web clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -83,6 +83,10 @@ lint:
 ## bench: median gradient-step times at 224/512/1024 px and the canonical preset at 512 px
 bench: setup weights
 	cargo run --release --locked --bin deepdream -- bench
+
+## bench-web: bundle sizes on the wire, page load time and ms per step in headless Chromium
+bench-web: wasm weights
+	node tests/web/bench.mjs
 
 clean:
 	rm -rf $(WEIGHTS) weights/*.sha256 www/pkg .setup-native.stamp .setup-web.stamp

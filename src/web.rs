@@ -29,7 +29,8 @@ pub fn start() {
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     let obj = Object::new();
     for (key, value) in pairs {
-        Reflect::set(&obj, &JsValue::from_str(key), value).expect("setting a property on a plain object");
+        Reflect::set(&obj, &JsValue::from_str(key), value)
+            .expect("setting a property on a plain object");
     }
     obj.into()
 }
@@ -100,9 +101,18 @@ impl Engine {
             ))
             .into());
         }
-        let device = if gpu { device::gpu_async().await? } else { device::cpu() };
+        let device = if gpu {
+            device::gpu_async().await?
+        } else {
+            device::cpu()
+        };
         let (model, _) = GoogLeNet::load(weights, &device)?;
-        Ok(Engine { model, device, gpu, session: None })
+        Ok(Engine {
+            model,
+            device,
+            gpu,
+            session: None,
+        })
     }
 
     /// "gpu" or "cpu".
@@ -131,7 +141,10 @@ impl Engine {
 
     /// Starts another dream from the current result, with the same recipe and the next seed.
     pub fn more(&mut self) -> Result<(), JsValue> {
-        let session = self.session.take().ok_or_else(|| js_sys::Error::new("there is no dream to continue"))?;
+        let session = self
+            .session
+            .take()
+            .ok_or_else(|| js_sys::Error::new("there is no dream to continue"))?;
         let params = DreamParams {
             seed: session.params.seed.wrapping_add(1),
             ..session.params
@@ -139,9 +152,18 @@ impl Engine {
         Ok(self.start(session.dream.result(), params, session.alpha)?)
     }
 
-    fn start(&mut self, image: Tensor<4>, params: DreamParams, alpha: Option<image::GrayImage>) -> Result<(), Error> {
+    fn start(
+        &mut self,
+        image: Tensor<4>,
+        params: DreamParams,
+        alpha: Option<image::GrayImage>,
+    ) -> Result<(), Error> {
         let dream = Dream::new(&self.model, image, params.clone())?;
-        self.session = Some(Session { dream, params, alpha });
+        self.session = Some(Session {
+            dream,
+            params,
+            alpha,
+        });
         Ok(())
     }
 
@@ -153,7 +175,10 @@ impl Engine {
 
     /// Runs one step; returns the progress after it, or `null` once the dream is finished.
     pub fn step(&mut self) -> Result<JsValue, JsValue> {
-        let session = self.session.as_mut().ok_or_else(|| js_sys::Error::new("no photo is being dreamed"))?;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| js_sys::Error::new("no photo is being dreamed"))?;
         Ok(session.dream.step()?.map_or(JsValue::NULL, progress))
     }
 
@@ -171,7 +196,11 @@ impl Engine {
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe inside.
     pub fn png(&self) -> Result<Promise, JsValue> {
         let session = self.session()?;
-        let (image, alpha, recipe) = (session.dream.result(), session.alpha.clone(), session.params.to_query());
+        let (image, alpha, recipe) = (
+            session.dream.result(),
+            session.alpha.clone(),
+            session.params.to_query(),
+        );
         Ok(future_to_promise(async move {
             let rgb = image_io::from_tensor(image).await?;
             let bytes = image_io::encode_png(&rgb, alpha.as_ref(), &recipe)?;

@@ -145,3 +145,21 @@ test('an invalid recipe in the URL is named with its allowed range', { timeout: 
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
   await context.close();
 });
+
+test('without WebGPU the page says so and dreams on the CPU when asked', { timeout: LONG }, async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  await context.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
+  const page = await context.newPage();
+  await page.goto(`${base}?octaves=1&steps=1&jitter=0`);
+  await state(page, 'error');
+  assert.match(await page.textContent('#no-gpu'), /no WebGPU.*Chrome and Edge/s);
+  await page.click('#use-cpu');
+  await state(page, 'ready');
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
+  await page.setInputFiles('#file', PHOTO);
+  await state(page, 'done');
+  const png = readPng((await download(page, '#download')).bytes);
+  assert.equal(png.width, 96);
+  assert.ok(meanAbsDiff(rgb(png), rgb(readPng(readFileSync(PHOTO)))) > 0.5);
+  await context.close();
+});

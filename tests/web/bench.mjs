@@ -1,0 +1,66 @@
+// `make bench-web`: what the page costs in headless Chromium here (WebGPU through SwiftShader):
+// bytes on the wire, load time with an empty and a warm cache, and milliseconds per dream step.
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+import { serve } from '../../www/serve.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const mb = (n) => (n / 1e6).toFixed(2);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+for (const [name, path] of [['wasm', 'www/pkg/deepdream_bg.wasm'], ['weights', 'weights/googlenet.safetensors'], ['js (glue+page+worker)', null]]) {
+  const bytes = path ? readFileSync(join(ROOT, path))
+    : Buffer.concat(['www/pkg/deepdream.js', 'www/app.js', 'www/worker.js', 'www/style.css', 'index.html'].map((p) => readFileSync(join(ROOT, p))));
+  console.log(`${name}\t${mb(bytes.length)} MB raw\t${mb(gzipSync(bytes, { level: 6 }).length)} MB gzip`);
+}
+
+const server = await serve(0);
+const base = `http://127.0.0.1:${server.address().port}/`;
+const profile = mkdtempSync(join(tmpdir(), 'deepdream-bench-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const ready = (page) => page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 600_000 });
+
+for (const visit of ['first visit (download)', 'second visit (Cache Storage)']) {
+  const page = await context.newPage();
+  const start = Date.now();
+  await page.goto(`${base}?octaves=1&steps=6&jitter=0`);
+  await ready(page);
+  console.log(`load to ready, ${visit}\t${Date.now() - start} ms`);
+  if (visit.startsWith('second')) {
+    for (const side of [128, 224]) {
+      const dir = mkdtempSync(join(tmpdir(), 'deepdream-bench-photo-'));
+      const photo = join(dir, `photo-${side}.png`);
+      // A square crop of the coffee photo at this size, drawn by Chromium's canvas.
+      const source = [...readFileSync(join(ROOT, 'tests/images/coffee.png'))];
+      const png = await page.evaluate(async ([bytes, s]) => {
+        const img = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
+        const canvas = new OffscreenCanvas(s, s);
+        canvas.getContext('2d').drawImage(img, 100, 0, 400, 400, 0, 0, s, s);
+        const blob = await canvas.convertToBlob({ type: 'image/png' });
+        return [...new Uint8Array(await blob.arrayBuffer())];
+      }, [source, side]);
+      writeFileSync(photo, Buffer.from(png));
+      await page.evaluate(() => {
+        window.stepTimes = [];
+        new MutationObserver(() => window.stepTimes.push(performance.now()))
+          .observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true });
+      });
+      await page.setInputFiles('#file', photo);
+      await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 600_000 });
+      const times = await page.evaluate(() => window.stepTimes);
+      // times: "Starting…", then one entry per step, then "Done.": the gaps between steps.
+      const gaps = times.slice(2, -1).map((t, i) => t - times[i + 1]);
+      console.log(`gradient step (inception_4c/output), ${side}x${side}\t${median(gaps).toFixed(0)} ms median of ${gaps.length}`);
+    }
+  }
+  await page.close();
+}
+await context.close();
+server.close();

@@ -77,7 +77,11 @@ function setRecipe(candidate) {
 }
 
 function dream() {
-  if (!photo || document.body.dataset.state === 'loading') return;
+  if (!photo) return;
+  if (document.body.dataset.state === 'loading') {
+    pending = true; // starts once the engine is ready
+    return;
+  }
   if (document.body.dataset.state === 'dreaming') {
     pending = true;
     worker.postMessage({ type: 'stop' });

@@ -78,8 +78,8 @@ function setRecipe(candidate) {
 
 function dream() {
   if (!photo) return;
-  if (document.body.dataset.state === 'loading') {
-    pending = true; // starts once the engine is ready
+  if (!worker || document.body.dataset.state === 'loading') {
+    pending = true; // starts once an engine is ready
     return;
   }
   if (document.body.dataset.state === 'dreaming') {

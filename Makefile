@@ -79,6 +79,7 @@ test-web: wasm weights setup
 lint:
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked --lib --target wasm32-unknown-unknown -- -D warnings
 
 ## bench: median gradient-step times at 224/512/1024 px and the canonical preset at 512 px
 bench: setup weights

@@ -34,8 +34,11 @@ struct Engine {
     #[arg(long, global = true)]
     weights: Option<PathBuf>,
     /// Run on the CPU (Burn's flex backend) instead of the GPU
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "gpu")]
     cpu: bool,
+    /// Run on wgpu even when its only adapter is a software rasterizer such as lavapipe
+    #[arg(long, global = true)]
+    gpu: bool,
 }
 
 #[derive(Args)]
@@ -132,7 +135,7 @@ enum Command {
     Layers,
 }
 
-fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, &'static str), String> {
+fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, String), String> {
     let path = engine
         .weights
         .clone()
@@ -144,14 +147,23 @@ fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, &'static str), St
             path.display()
         )
     })?;
+    let cpu = || (device::cpu(), "cpu (flex)".to_string());
     let (device, name) = if engine.cpu {
-        (device::cpu(), "cpu (flex)")
+        cpu()
     } else {
         match device::gpu() {
-            Ok(device) => (device, "gpu (wgpu)"),
+            Ok(gpu) if gpu.software && !engine.gpu => {
+                eprintln!(
+                    "deepdream: the only GPU adapter is a software rasterizer ({}); running on the \
+CPU backend, which is faster (--gpu uses the adapter anyway)",
+                    gpu.adapter
+                );
+                cpu()
+            }
+            Ok(gpu) => (gpu.device, format!("gpu (wgpu, {})", gpu.adapter)),
             Err(e) => {
                 eprintln!("deepdream: {e}; running on the CPU instead (slower)");
-                (device::cpu(), "cpu (flex)")
+                cpu()
             }
         }
     };

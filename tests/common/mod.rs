@@ -34,7 +34,9 @@ fn weights() -> Vec<u8> {
 pub fn gpu() -> Device {
     static GPU: OnceLock<Device> = OnceLock::new();
     GPU.get_or_init(|| {
-        deepdream::device::gpu().expect("a wgpu adapter (install mesa-vulkan-drivers)")
+        deepdream::device::gpu()
+            .expect("a wgpu adapter (install mesa-vulkan-drivers)")
+            .device
     })
     .clone()
 }

@@ -221,6 +221,60 @@ mod tests {
     }
 
     #[test]
+    fn exif_orientation_is_applied() {
+        use image::ImageEncoder;
+        // A 4×2 photo whose EXIF says "rotate 90° clockwise to view" (orientation 6).
+        let exif = [
+            b'I', b'I', 42, 0, 8, 0, 0, 0, // little-endian TIFF, first IFD at 8
+            1, 0, // one entry
+            0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, // Orientation, SHORT, 1, value 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let rgb = RgbImage::from_fn(4, 2, |x, _| {
+            image::Rgb([if x == 0 { 255 } else { 0 }, 0, 0])
+        });
+        let mut jpeg = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 100);
+        encoder.set_exif_metadata(exif.to_vec()).unwrap();
+        encoder
+            .write_image(rgb.as_raw(), 4, 2, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let photo = decode(&jpeg).unwrap();
+        assert_eq!(photo.dimensions(), (2, 4));
+        // The red left column is now the top row.
+        assert!(photo.rgb.get_pixel(0, 0)[0] > 200 && photo.rgb.get_pixel(0, 3)[0] < 60);
+    }
+
+    #[test]
+    fn webp_and_the_first_frame_of_a_gif_are_read() {
+        use image::{Delay, Frame, ImageEncoder, RgbaImage};
+        let red = RgbaImage::from_pixel(6, 4, image::Rgba([255, 0, 0, 255]));
+        let blue = RgbaImage::from_pixel(6, 4, image::Rgba([0, 0, 255, 255]));
+        let mut gif = Vec::new();
+        {
+            let mut encoder = image::codecs::gif::GifEncoder::new(&mut gif);
+            let delay = Delay::from_numer_denom_ms(100, 1);
+            encoder
+                .encode_frame(Frame::from_parts(red.clone(), 0, 0, delay))
+                .unwrap();
+            encoder
+                .encode_frame(Frame::from_parts(blue, 0, 0, delay))
+                .unwrap();
+        }
+        let photo = decode(&gif).unwrap();
+        assert_eq!(photo.dimensions(), (6, 4));
+        assert_eq!(photo.rgb.get_pixel(3, 2).0, [255, 0, 0]);
+
+        let mut webp = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+            .write_image(red.as_raw(), 6, 4, image::ExtendedColorType::Rgba8)
+            .unwrap();
+        let photo = decode(&webp).unwrap();
+        assert_eq!(photo.rgb.get_pixel(0, 0).0, [255, 0, 0]);
+        assert!(photo.alpha.is_some());
+    }
+
+    #[test]
     fn fit_scales_down_only() {
         let photo = Photo {
             rgb: RgbImage::new(400, 100),

@@ -1,11 +1,9 @@
 //! caffejs per-layer float32 dumps -> one safetensors file (filters OIHW, labels in the metadata).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use safetensors::Dtype;
-use safetensors::tensor::TensorView;
 use sha2::{Digest, Sha256};
 
 use crate::layout::{CLASSES, LayerSpec, layers};
@@ -103,9 +101,6 @@ available from {UPSTREAM}",
     /// The label list does not have one line per class.
     #[error("{LABELS_FILE} has {0} labels; GoogLeNet has {CLASSES} classes")]
     Labels(usize),
-    /// The safetensors writer refused the data (a bug, not a user error).
-    #[error("could not encode the weights file: {0}")]
-    Encode(#[from] safetensors::SafeTensorError),
 }
 
 fn filter_file(layer: &LayerSpec) -> String {
@@ -220,10 +215,6 @@ pub fn convert(src: &Path, dtype: WireDtype) -> Result<Vec<u8>, ConvertError> {
         });
     }
 
-    let wire = match dtype {
-        WireDtype::F16 => Dtype::F16,
-        WireDtype::F32 => Dtype::F32,
-    };
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for layer in layers() {
         let filter = f32s(&read_checked(src, &filter_file(&layer))?);
@@ -265,7 +256,7 @@ pub fn convert(src: &Path, dtype: WireDtype) -> Result<Vec<u8>, ConvertError> {
         return Err(ConvertError::Labels(labels.len()));
     }
 
-    let metadata = HashMap::from([
+    let metadata = BTreeMap::from([
         (FORMAT_KEY.to_string(), FORMAT.to_string()),
         (LABELS_KEY.to_string(), labels.join("\n")),
         ("dtype".to_string(), dtype.to_string()),
@@ -274,13 +265,65 @@ pub fn convert(src: &Path, dtype: WireDtype) -> Result<Vec<u8>, ConvertError> {
             "BVLC GoogLeNet (bvlc_googlenet.caffemodel) via caffejs per-layer dumps".to_string(),
         ),
     ]);
-    let views = tensors
+    let wire = match dtype {
+        WireDtype::F16 => "F16",
+        WireDtype::F32 => "F32",
+    };
+    Ok(safetensors_bytes(&tensors, &metadata, wire))
+}
+
+/// A JSON string literal.
+fn json(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The safetensors layout (8-byte header length, JSON header padded to 8 bytes, tensor data),
+/// written with every key in sorted order: the same weights always give the same bytes, so the
+/// sha256 that browsers cache them under only changes when the weights do.
+fn safetensors_bytes(
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    metadata: &BTreeMap<String, String>,
+    dtype: &str,
+) -> Vec<u8> {
+    let mut sorted: Vec<&(String, Vec<usize>, Vec<u8>)> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let meta: Vec<String> = metadata
         .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(wire, shape.clone(), data).map(|view| (name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(safetensors::serialize(views, Some(metadata))?)
+        .map(|(k, v)| format!("{}:{}", json(k), json(v)))
+        .collect();
+    let mut header = format!("{{\"__metadata__\":{{{}}}", meta.join(","));
+    let mut offset = 0;
+    for (name, shape, data) in &sorted {
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        header.push_str(&format!(
+            ",{}:{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{offset},{}]}}",
+            json(name),
+            dims.join(","),
+            offset + data.len()
+        ));
+        offset += data.len();
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend((header.len() as u64).to_le_bytes());
+    out.extend(header.as_bytes());
+    for (_, _, data) in sorted {
+        out.extend(data);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -318,6 +361,36 @@ mod tests {
         let dst = ohwi_to_oihw(&src, &layer);
         // OIHW index of (o=1, i=2, y=1, x=0).
         assert_eq!(dst[((3 + 2) * 2 + 1) * 2], 110.2);
+    }
+
+    #[test]
+    fn the_file_is_standard_safetensors_and_the_same_every_time() {
+        let tensors = vec![
+            (
+                "b.weight".to_string(),
+                vec![2, 1],
+                encode(&[1.0, -2.5], WireDtype::F32),
+            ),
+            (
+                "a.bias".to_string(),
+                vec![1],
+                encode(&[0.5], WireDtype::F32),
+            ),
+        ];
+        let metadata: BTreeMap<String, String> = (0..20)
+            .map(|i| (format!("key{i}"), format!("a \"quoted\\ line\n{i}")))
+            .collect();
+        let bytes = safetensors_bytes(&tensors, &metadata, "F32");
+        assert_eq!(bytes, safetensors_bytes(&tensors, &metadata, "F32"));
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let b = file.tensor("b.weight").unwrap();
+        assert_eq!(b.shape(), &[2, 1]);
+        assert_eq!(b.data(), encode(&[1.0, -2.5], WireDtype::F32).as_slice());
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(
+            meta.metadata().as_ref().unwrap()["key7"],
+            "a \"quoted\\ line\n7"
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@ mod rng;
 pub mod tiles;
 
 pub use params::{DreamParams, Objective, limits};
-pub use recipe::KEYS as RECIPE_KEYS;
 pub use rng::Rng;
 
 use std::sync::atomic::{AtomicBool, Ordering};

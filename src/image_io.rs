@@ -11,6 +11,9 @@ use crate::Error;
 
 /// Largest width or height a photo may declare; beyond it decoding stops before allocating.
 pub const MAX_DECODE_SIDE: u32 = 20_000;
+/// Most pixels a photo may have (a 108 MP phone photo fits): the decoded photo, its RGB copy and
+/// the scaled-down copy must all fit in a browser tab's memory.
+pub const MAX_DECODE_PIXELS: u64 = 120_000_000;
 /// Most memory the decoder may allocate for one photo.
 pub const MAX_DECODE_BYTES: u64 = 1 << 30;
 
@@ -19,7 +22,7 @@ pub const MAX_DECODE_BYTES: u64 = 1 << 30;
 pub struct Photo {
     /// The colour, upright (EXIF orientation applied).
     pub rgb: RgbImage,
-    /// The original alpha, if the photo had one.
+    /// The original alpha, if the photo had one that is not fully opaque.
     pub alpha: Option<GrayImage>,
 }
 
@@ -30,7 +33,44 @@ impl Photo {
     }
 }
 
-/// Decodes JPEG, PNG, WebP or GIF (first frame) from memory, upright, within the limits above.
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        _ => "image",
+    }
+}
+
+fn too_large() -> Error {
+    Error::Image(format!(
+        "the image is too large to open: at most {MAX_DECODE_SIDE} px on a side and {} megapixels",
+        MAX_DECODE_PIXELS / 1_000_000
+    ))
+}
+
+/// Whether `bytes` start like an SVG drawing (XML text with an `<svg` element near the top).
+fn looks_like_svg(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
+    head.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('<')
+        && head.contains("<svg")
+}
+
+/// Whether a JPEG stops before its end-of-image marker. Decoders fill the missing part with grey
+/// rather than fail; a photo cut short by a broken download should be named, not dreamed.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let marker = |m: u8| bytes.windows(2).position(|w| w == [0xFF, m]);
+    match marker(0xDA) {
+        Some(scan) => !bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => true,
+    }
+}
+
+/// Decodes JPEG, PNG, WebP or GIF (first frame) from memory, upright, within the limits above:
+/// dimensions are checked from the header before any pixel is allocated.
 pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
     if bytes.is_empty() {
         return Err(Error::Image("the file is empty".into()));
@@ -38,9 +78,13 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Image(format!("the file could not be read: {e}")))?;
-    let format = reader
-        .format()
-        .ok_or_else(|| Error::Image("this is not a JPEG, PNG, WebP or GIF image".into()))?;
+    let Some(format) = reader.format() else {
+        return Err(Error::Image(if looks_like_svg(bytes) {
+            "SVG drawings are not supported: export it as PNG or JPEG first".into()
+        } else {
+            "this is not a JPEG, PNG, WebP or GIF image".into()
+        }));
+    };
     if !matches!(
         format,
         ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
@@ -49,33 +93,54 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
             "{format:?} images are not supported: use JPEG, PNG, WebP or GIF"
         )));
     }
+    let name = format_name(format);
+    let damaged = |detail: String| {
+        Error::Image(format!(
+            "the {name} image is damaged or incomplete ({detail})"
+        ))
+    };
+    if format == ImageFormat::Jpeg && jpeg_is_truncated(bytes) {
+        return Err(damaged("the file ends before the picture does".into()));
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DECODE_SIDE);
     limits.max_image_height = Some(MAX_DECODE_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let describe = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => Error::Image(format!(
-            "the image is too large to open: at most {MAX_DECODE_SIDE}×{MAX_DECODE_SIDE} px and {} MiB decoded",
-            MAX_DECODE_BYTES >> 20
-        )),
-        other => Error::Image(format!(
-            "the {format:?} image is damaged or incomplete ({other})"
-        )),
+        image::ImageError::Limits(_) => too_large(),
+        other => damaged(other.to_string()),
     };
     let mut decoder = reader.into_decoder().map_err(describe)?;
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > MAX_DECODE_PIXELS {
+        return Err(too_large());
+    }
+    if w == 0 || h == 0 {
+        return Err(damaged(format!("it declares {w}×{h} px")));
+    }
     let orientation = decoder.orientation().map_err(describe)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(describe)?;
     image.apply_orientation(orientation);
-    let alpha = image.color().has_alpha().then(|| {
-        let rgba = image.to_rgba8();
-        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-            image::Luma([rgba.get_pixel(x, y)[3]])
-        })
-    });
+    if !image.color().has_alpha() {
+        return Ok(Photo {
+            rgb: image.into_rgb8(),
+            alpha: None,
+        });
+    }
+    // Split without keeping a second full copy around: big photos are tight in a browser tab.
+    let rgba = image.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut rgb = RgbImage::new(w, h);
+    let mut alpha = GrayImage::new(w, h);
+    for ((src, dst), a) in rgba.pixels().zip(rgb.pixels_mut()).zip(alpha.pixels_mut()) {
+        *dst = image::Rgb([src[0], src[1], src[2]]);
+        *a = image::Luma([src[3]]);
+    }
+    let opaque = alpha.iter().all(|&a| a == 255);
     Ok(Photo {
-        rgb: image.to_rgb8(),
-        alpha,
+        rgb,
+        alpha: (!opaque).then_some(alpha),
     })
 }
 
@@ -206,6 +271,21 @@ mod tests {
         assert_eq!(decode(b"").unwrap_err().to_string(), "the file is empty");
         let msg = decode(b"hello, this is text").unwrap_err().to_string();
         assert!(msg.contains("not a JPEG, PNG, WebP or GIF"), "{msg}");
+        let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>"#;
+        assert!(decode(svg).unwrap_err().to_string().contains("SVG"));
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_named_not_filled_with_grey() {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&RgbImage::from_fn(64, 64, |x, y| {
+                image::Rgb([x as u8 * 4, y as u8 * 4, 9])
+            }))
+            .unwrap();
+        assert!(decode(&jpeg).is_ok());
+        let msg = decode(&jpeg[..jpeg.len() - 40]).unwrap_err().to_string();
+        assert!(msg.contains("JPEG image is damaged or incomplete"), "{msg}");
     }
 
     #[test]
@@ -271,7 +351,7 @@ mod tests {
             .unwrap();
         let photo = decode(&webp).unwrap();
         assert_eq!(photo.rgb.get_pixel(0, 0).0, [255, 0, 0]);
-        assert!(photo.alpha.is_some());
+        assert!(photo.alpha.is_none(), "a fully opaque alpha is not kept");
     }
 
     #[test]

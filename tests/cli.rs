@@ -191,3 +191,113 @@ fn bad_options_and_inputs_get_one_line_and_a_failure() {
     );
     assert!(!Path::new(out).exists());
 }
+
+fn input(name: &str) -> String {
+    common::root()
+        .join("tests/inputs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Mean absolute difference per value between two same-sized images.
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// Every kind of file users drop (tests/inputs, made by make.py): the good ones dream upright at
+/// full size with their colours and alpha; the rest get one sentence and a non-zero exit.
+#[test]
+fn every_kind_of_input_dreams_or_gets_one_sentence() {
+    let cat = image::open(common::root().join("tests/web/cat-96x72.png")).unwrap();
+    let cat_rgb = cat.to_rgb8();
+    let cat_luma = cat.to_luma8();
+    let ramp = image::open(input("alpha.png")).unwrap().to_rgba8();
+    let ramp: Vec<u8> = ramp.pixels().map(|p| p[3]).collect();
+    // (file, grey, has alpha)
+    let good = [
+        ("alpha.png", false, true),
+        ("rgba16.png", false, true),
+        ("gray.png", true, false),
+        ("gray16.png", true, false),
+        ("palette.png", false, false),
+        ("cmyk.jpg", false, false),
+        ("rotated.jpg", false, false),
+        ("animated.gif", false, false),
+        ("photo.webp", false, false),
+    ];
+    for (name, grey, has_alpha) in good {
+        let out = scratch(&format!("{name}.png"));
+        let run = deepdream(&[
+            "dream",
+            &input(name),
+            out.to_str().unwrap(),
+            "--octaves",
+            "1",
+            "--steps",
+            "1",
+            "--cpu",
+        ]);
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let result = image::open(&out).unwrap();
+        assert_eq!((result.width(), result.height()), (96, 72), "{name}");
+        // One step moves pixels by ~1.5 levels; a wrong orientation, colour conversion or frame
+        // would be tens of levels off.
+        let diff = if grey {
+            mean_abs_diff(result.to_luma8().as_raw(), cat_luma.as_raw())
+        } else {
+            mean_abs_diff(result.to_rgb8().as_raw(), cat_rgb.as_raw())
+        };
+        assert!(diff < 6.0, "{name}: {diff:.1} levels from the cat");
+        assert_eq!(result.color().has_alpha(), has_alpha, "{name}");
+        if has_alpha {
+            let alpha: Vec<u8> = result.to_rgba8().pixels().map(|p| p[3]).collect();
+            assert_eq!(alpha, ramp, "{name}: alpha changed");
+        }
+    }
+
+    let out = scratch("never.png");
+    let out = out.to_str().unwrap();
+    let bad = [
+        ("empty.jpg", "the file is empty"),
+        ("text.jpg", "not a JPEG, PNG, WebP or GIF image"),
+        ("truncated.jpg", "the JPEG image is damaged or incomplete"),
+        ("corrupt.png", "the PNG image is damaged or incomplete"),
+        ("drawing.svg", "SVG drawings are not supported"),
+        (
+            "one-pixel.png",
+            "1×1 px, too small for layer inception_4c/output",
+        ),
+    ];
+    for (name, expected) in bad {
+        refuses(&["dream", &input(name), out], expected);
+    }
+    assert!(!Path::new(out).exists());
+}
+
+/// A 50000×50000 PNG of 300 KB is refused from its header: under a 512 MiB address-space limit,
+/// fast, with one sentence.
+#[test]
+fn a_decompression_bomb_is_refused_before_decoding() {
+    let started = std::time::Instant::now();
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -v 524288 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_deepdream"))
+        .args(["dream", &input("bomb.png"), "/nonexistent/never.png"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("too large to open"), "{stderr}");
+    assert!(started.elapsed().as_secs() < 10);
+}

@@ -1,6 +1,58 @@
-//! Choosing the Burn device the engine runs on.
+//! Choosing the Burn device the engine runs on, and what that device lets a dream use.
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::wgpu;
+
+/// Memory one gradient pass may take on a GPU. Neither WebGPU nor wgpu says how much memory a
+/// GPU has, so this is a budget that an integrated GPU or a phone can hold next to the browser.
+pub const GPU_PASS_BUDGET: u64 = 1 << 30;
+/// Memory one gradient pass may take on the CPU: a wasm instance has 4 GiB for everything.
+pub const CPU_PASS_BUDGET: u64 = 1 << 30;
+
+/// What a device lets a dream ask for: every buffer and every gradient pass stays inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest single buffer a shader may use, in bytes (WebGPU's `maxStorageBufferBindingSize`
+    /// and `maxBufferSize`, whichever is smaller).
+    pub max_buffer: u64,
+    /// Memory one gradient pass may take, in bytes.
+    pub pass_budget: u64,
+}
+
+impl Limits {
+    /// WebGPU's guaranteed minimums: safe on any device, for callers that do not know theirs.
+    pub const PORTABLE: Limits = Limits {
+        max_buffer: 128 << 20,
+        pass_budget: GPU_PASS_BUDGET,
+    };
+
+    /// A wgpu device's limits (cubecl asks the adapter for its maximums).
+    pub fn of_wgpu(limits: &wgpu::Limits) -> Limits {
+        Limits {
+            max_buffer: limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
+            pass_budget: GPU_PASS_BUDGET,
+        }
+    }
+
+    /// The CPU backend: buffers live in ordinary memory (in wasm, under 4 GiB in all).
+    pub fn cpu() -> Limits {
+        Limits {
+            max_buffer: if cfg!(target_family = "wasm") {
+                1 << 30
+            } else {
+                u64::MAX
+            },
+            pass_budget: CPU_PASS_BUDGET,
+        }
+    }
+
+    /// Most pixels an RGB image may have so that it fits one buffer as f32.
+    pub fn max_pixels(&self) -> u64 {
+        self.max_buffer / 12
+    }
+}
 
 /// The CPU device; it always exists.
 pub fn cpu() -> Device {
@@ -8,7 +60,6 @@ pub fn cpu() -> Device {
 }
 
 /// A wgpu device and what it runs on.
-#[cfg(not(target_family = "wasm"))]
 pub struct Gpu {
     /// The Burn device.
     pub device: Device,
@@ -17,6 +68,24 @@ pub struct Gpu {
     /// Whether the adapter is a software rasterizer (lavapipe, SwiftShader): no GPU at all, and
     /// slower than Burn's own CPU backend.
     pub software: bool,
+    /// What the device allows.
+    pub limits: Limits,
+}
+
+impl Gpu {
+    fn new(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> Gpu {
+        let info = setup.adapter.get_info();
+        Gpu {
+            device,
+            software: info.device_type == wgpu::DeviceType::Cpu,
+            adapter: info.name,
+            limits: Limits::of_wgpu(&setup.device.limits()),
+        }
+    }
+}
+
+fn no_adapter(e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Device(format!("no usable GPU adapter was found ({e})"))
 }
 
 /// The GPU device through wgpu (Vulkan, Metal or DX12), or the reason there is none.
@@ -24,19 +93,15 @@ pub struct Gpu {
 pub fn gpu() -> Result<Gpu, crate::Error> {
     let (device, setup) = Device::wgpu_options()
         .init_with_setup()
-        .map_err(|e| crate::Error::Device(format!("no usable GPU adapter was found ({e})")))?;
-    let info = setup.adapter.get_info();
-    Ok(Gpu {
-        device,
-        software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
-        adapter: info.name,
-    })
+        .map_err(no_adapter)?;
+    Ok(Gpu::new(device, setup))
 }
 
 /// The GPU device through the browser's WebGPU, or the reason there is none.
-pub async fn gpu_async() -> Result<Device, crate::Error> {
-    Device::wgpu_options()
-        .init_async()
+pub async fn gpu_async() -> Result<Gpu, crate::Error> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
         .await
-        .map_err(|e| crate::Error::Device(format!("no usable GPU adapter was found ({e})")))
+        .map_err(no_adapter)?;
+    Ok(Gpu::new(device, setup))
 }

@@ -44,4 +44,70 @@ pub enum Error {
     /// The compute device could not be set up or failed.
     #[error("the compute device failed: {0}")]
     Device(String),
+    /// The GPU went away mid-dream (driver reset, GPU process crash, unplugged): every later
+    /// operation on it fails, so the face must bring up a new engine.
+    #[error("the GPU stopped working during the dream (device lost: {0})")]
+    DeviceLost(String),
+    /// The GPU refused an allocation.
+    #[error(
+        "the GPU ran out of memory during the dream: close other tabs or apps using the GPU, or lower max-size ({0})"
+    )]
+    OutOfMemory(String),
+}
+
+impl Error {
+    /// Whether the device is unusable after this error and the engine must be created anew.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Error::DeviceLost(_) | Error::OutOfMemory(_))
+    }
+
+    /// The error a failure report from the device stands for, worded for the user: a lost
+    /// device and an out-of-memory get their own sentences.
+    pub fn from_device(report: &str) -> Error {
+        let lower = report.to_ascii_lowercase();
+        // Burn's reports read "An error happened…\nCaused by:\n  <reason>\n<backtrace>".
+        let reason = report
+            .split_once("Caused by:")
+            .map_or(report, |(_, after)| after)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("No backtrace"))
+            .unwrap_or("no reason given")
+            .to_string();
+        if lower.contains("out of memory") || lower.contains("outofmemory") {
+            Error::OutOfMemory(reason)
+        } else if lower.contains("poisoned")
+            || lower.contains("device lost")
+            || lower.contains("lost")
+        {
+            Error::DeviceLost(reason)
+        } else {
+            Error::Device(reason)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_reports_become_sentences() {
+        let lost = Error::from_device(
+            "The device is poisoned\nCaused by:\n  Destroyed: GPU process crashed",
+        );
+        assert!(lost.is_fatal());
+        assert!(
+            lost.to_string()
+                .starts_with("the GPU stopped working during the dream"),
+            "{lost}"
+        );
+        let oom = Error::from_device("wgpu error: Out of Memory");
+        assert!(
+            oom.is_fatal() && oom.to_string().contains("ran out of memory"),
+            "{oom}"
+        );
+        let other = Error::from_device("a shader failed to compile");
+        assert!(!other.is_fatal());
+    }
 }

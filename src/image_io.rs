@@ -144,20 +144,33 @@ pub fn decode(bytes: &[u8]) -> Result<Photo, Error> {
     })
 }
 
-/// Scales the photo down (never up) so its longest side is at most `max_size`, with a
-/// high-quality filter. Returns a note for the user when it did.
-pub fn fit(photo: Photo, max_size: usize) -> (Photo, Option<String>) {
+/// Scales the photo down (never up) so its longest side is at most `max_size` and it has at
+/// most `max_pixels` (what the device holds in one buffer), with a high-quality filter. Returns
+/// a note for the user when it did.
+pub fn fit(photo: Photo, max_size: usize, max_pixels: u64) -> (Photo, Option<String>) {
     let (w, h) = photo.dimensions();
     let longest = w.max(h) as usize;
-    if longest <= max_size {
+    let pixels = w as u64 * h as u64;
+    if longest <= max_size && pixels <= max_pixels {
         return (photo, None);
     }
-    let scale = max_size as f64 / longest as f64;
+    let by_side = max_size as f64 / longest as f64;
+    let by_area = (max_pixels as f64 / pixels as f64).sqrt();
+    let scale = by_side.min(by_area);
+    // Floor, so the area bound holds after rounding.
     let (nw, nh) = (
-        ((w as f64 * scale).round() as u32).max(1),
-        ((h as f64 * scale).round() as u32).max(1),
+        ((w as f64 * scale).floor() as u32).max(1),
+        ((h as f64 * scale).floor() as u32).max(1),
     );
-    let note = format!("the photo is {w}×{h} px; dreaming at {nw}×{nh} (max-size {max_size})");
+    let why = if by_side <= by_area {
+        format!("max-size {max_size}")
+    } else {
+        format!(
+            "the most this device holds in one buffer, {:.1} megapixels",
+            max_pixels as f64 / 1e6
+        )
+    };
+    let note = format!("the photo is {w}×{h} px; dreaming at {nw}×{nh} ({why})");
     let rgb = image::imageops::resize(&photo.rgb, nw, nh, FilterType::CatmullRom);
     let alpha = photo
         .alpha
@@ -185,7 +198,7 @@ pub async fn from_tensor(image: Tensor<4>) -> Result<RgbImage, Error> {
     let data = image
         .into_data_async()
         .await
-        .map_err(|e| Error::Device(format!("could not read the image back: {e:?}")))?;
+        .map_err(|e| Error::from_device(&e.to_string()))?;
     let values = data
         .as_slice::<f32>()
         .map_err(|e| Error::Device(format!("unexpected image data: {e:?}")))?;
@@ -360,10 +373,13 @@ mod tests {
             rgb: RgbImage::new(400, 100),
             alpha: None,
         };
-        let (same, note) = fit(photo.clone(), 400);
+        let (same, note) = fit(photo.clone(), 400, u64::MAX);
         assert_eq!((same.dimensions(), note), ((400, 100), None));
-        let (small, note) = fit(photo, 200);
+        let (small, note) = fit(photo.clone(), 200, u64::MAX);
         assert_eq!(small.dimensions(), (200, 50));
-        assert!(note.unwrap().contains("200×50"));
+        assert!(note.unwrap().contains("200×50 (max-size 200)"));
+        let (area, note) = fit(photo, 4096, 10_000);
+        assert_eq!(area.dimensions(), (200, 50));
+        assert!(note.unwrap().contains("in one buffer"));
     }
 }

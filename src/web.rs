@@ -9,21 +9,48 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::ImageData;
 
+use crate::Error;
+use crate::device::{self, Limits};
 use crate::dream::{Dream, DreamParams, Progress};
 use crate::image_io::{self, Photo};
 use crate::model::{Blob, GoogLeNet};
-use crate::{Error, device};
 
 impl From<Error> for JsValue {
     fn from(e: Error) -> Self {
-        js_sys::Error::new(&e.to_string()).into()
+        let error = js_sys::Error::new(&e.to_string());
+        if e.is_fatal() {
+            // The worker starts a new engine on errors of this name.
+            error.set_name("DeviceError");
+        }
+        error.into()
     }
 }
 
-/// Panics become readable console errors (the instance is dead after one; the page restarts it).
+/// Where the panic hook leaves its sentence for the worker (a global of the worker's scope).
+const PANIC_GLOBAL: &str = "deepdreamPanic";
+
+/// Panics (a GPU that refused an allocation, a bug) kill the instance; the page restarts it.
+/// The hook logs the panic and leaves a sentence for the user in a global the worker reads.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let report = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        let sentence = match Error::from_device(report) {
+            Error::Device(report) => format!("the engine failed unexpectedly ({report})"),
+            error => error.to_string(),
+        };
+        let _ = Reflect::set(
+            &js_sys::global(),
+            &JsValue::from_str(PANIC_GLOBAL),
+            &sentence.into(),
+        );
+    }));
 }
 
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -78,6 +105,7 @@ pub fn layers() -> Vec<String> {
 pub struct Engine {
     model: GoogLeNet,
     device: Device,
+    limits: Limits,
     gpu: bool,
     session: Option<Session>,
 }
@@ -101,15 +129,17 @@ impl Engine {
             ))
             .into());
         }
-        let device = if gpu {
-            device::gpu_async().await?
+        let (device, limits) = if gpu {
+            let gpu = device::gpu_async().await?;
+            (gpu.device, gpu.limits)
         } else {
-            device::cpu()
+            (device::cpu(), Limits::cpu())
         };
         let (model, _) = GoogLeNet::load(weights, &device)?;
         Ok(Engine {
             model,
             device,
+            limits,
             gpu,
             session: None,
         })
@@ -120,13 +150,33 @@ impl Engine {
         if self.gpu { "gpu" } else { "cpu" }.into()
     }
 
+    /// What the device allows and holds, for the page's diagnostics and benchmarks:
+    /// `{maxBuffer, passBudget, tile, deviceMemory}` (tile and memory once a dream has begun).
+    pub fn stats(&self) -> JsValue {
+        let reserved = self
+            .device
+            .memory_pool_usage()
+            .map_or(JsValue::NULL, |u| (u.bytes_reserved as f64).into());
+        let tile = self
+            .session
+            .as_ref()
+            .map_or(JsValue::NULL, |s| s.dream.tile().into());
+        object(&[
+            ("maxBuffer", (self.limits.max_buffer as f64).into()),
+            ("passBudget", (self.limits.pass_budget as f64).into()),
+            ("tile", tile),
+            ("deviceMemory", reserved),
+        ])
+    }
+
     /// Starts dreaming `photo` (JPEG, PNG, WebP or GIF bytes) with the recipe `query`. Returns
     /// `{width, height, note, recipe}`; `note` says when the photo was scaled down.
     pub fn begin(&mut self, photo: &[u8], query: &str) -> Result<JsValue, JsValue> {
         self.session = None;
         let params = parse_recipe(query)?;
         let photo = image_io::decode(photo)?;
-        let (Photo { rgb, alpha }, note) = image_io::fit(photo, params.max_size);
+        let (Photo { rgb, alpha }, note) =
+            image_io::fit(photo, params.max_size, self.limits.max_pixels());
         let (w, h) = rgb.dimensions();
         params.check_size(w as usize, h as usize)?;
         let image = image_io::to_tensor(&rgb, &self.device);
@@ -158,7 +208,7 @@ impl Engine {
         params: DreamParams,
         alpha: Option<image::GrayImage>,
     ) -> Result<(), Error> {
-        let dream = Dream::new(&self.model, image, params.clone())?;
+        let dream = Dream::new(&self.model, image, params.clone(), &self.limits)?;
         self.session = Some(Session {
             dream,
             params,

@@ -301,3 +301,39 @@ fn a_decompression_bomb_is_refused_before_decoding() {
     assert!(stderr.contains("too large to open"), "{stderr}");
     assert!(started.elapsed().as_secs() < 10);
 }
+
+/// A 12-megapixel photo (4000×3000, made from the cat) dreams at full size in tiles, with the
+/// process's peak memory far below what one whole-image pass would take (~17 GB at this layer).
+#[test]
+fn a_12_megapixel_photo_dreams_at_full_size_in_bounded_memory() {
+    let big = scratch("big.jpg");
+    let cat = image::open(common::root().join("tests/images/chelsea.png")).unwrap();
+    cat.resize_exact(4000, 3000, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .save(&big)
+        .unwrap();
+    let out = scratch("big-dream.jpg");
+    let run = deepdream(&[
+        "dream",
+        big.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--octaves",
+        "2",
+        "--steps",
+        "1",
+        "--cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(!stderr.contains("dreaming at"), "scaled down: {stderr}");
+    assert_eq!(image::image_dimensions(&out).unwrap(), (4000, 3000));
+    let stats = stderr.lines().last().unwrap();
+    eprintln!("{stats}");
+    assert!(stats.contains("tiles of up to 512 px"), "{stats}");
+    let peak_mb: f64 = stats
+        .split("peak process memory ")
+        .nth(1)
+        .and_then(|s| s.trim_end_matches(" MB").parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {stats}"));
+    assert!(peak_mb < 3000.0, "{stats}");
+}

@@ -6,6 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
+use deepdream::device::Limits;
 use deepdream::dream::{self, Dream, DreamParams, Objective, Progress, Rng, tiles};
 use deepdream::image_io;
 use deepdream::model::GoogLeNet;
@@ -22,7 +23,17 @@ fn dream_pixels(
     params: DreamParams,
 ) -> Vec<f32> {
     let input = image_io::to_tensor(photo, device);
-    common::read(dream::run(model, input, params, &AtomicBool::new(false), |_, _| {}).unwrap())
+    common::read(
+        dream::run(
+            model,
+            input,
+            params,
+            &Limits::PORTABLE,
+            &AtomicBool::new(false),
+            |_, _| {},
+        )
+        .unwrap(),
+    )
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -70,6 +81,7 @@ fn progress_after_every_step_and_stop_keeps_a_full_size_result() {
         &model,
         image_io::to_tensor(&photo, &device),
         params,
+        &Limits::PORTABLE,
         &cancel,
         |d, p| {
             seen.push(p);
@@ -180,6 +192,7 @@ fn small_photos_dream_on_fewer_octaves_and_tiny_ones_are_refused() {
         &model,
         image_io::to_tensor(&photo, &device),
         DreamParams::default(),
+        &Limits::PORTABLE,
     )
     .unwrap();
     // 60x80 -> 42x57 -> 30x40; a fourth octave (21x28) could not reach inception_4c (23 px).
@@ -189,6 +202,7 @@ fn small_photos_dream_on_fewer_octaves_and_tiny_ones_are_refused() {
         &model,
         image_io::to_tensor(&tiny, &device),
         DreamParams::default(),
+        &Limits::PORTABLE,
     )
     .err()
     .unwrap();

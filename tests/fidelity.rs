@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
+use deepdream::device::Limits;
 use deepdream::dream::{self, DreamParams, Objective};
 use deepdream::image_io;
 use deepdream::model::Blob;
@@ -137,6 +138,7 @@ fn short_dream_matches_the_reference_within_one_grey_level() {
             &model,
             input,
             params.clone(),
+            &Limits::PORTABLE,
             &AtomicBool::new(false),
             |_, _| {},
         )

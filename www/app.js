@@ -107,6 +107,19 @@ function seconds(s) {
   return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
 }
 
+// After the engine died mid-dream: the last preview on the canvas becomes the PNG download.
+function keepPreview() {
+  const canvas = $('canvas');
+  if (!canvas.width) return false;
+  canvas.toBlob((blob) => {
+    urls.slice(1).forEach(URL.revokeObjectURL);
+    urls = [urls[0], URL.createObjectURL(blob)];
+    Object.assign($('download'), { href: urls[1], download: downloadName('png'), hidden: false });
+    $('download-jpeg').hidden = true;
+  }, 'image/png');
+  return true;
+}
+
 function downloadName(ext) {
   const base = photo.name.replace(/\.[^.]*$/, '') || 'photo';
   return `${base}-dream.${ext}`;
@@ -190,8 +203,14 @@ const handlers = {
       else setRecipe(''); // a bad link: fall back to the defaults, keeping the message
       return;
     }
+    if (fatal && (during === 'dream' || during === 'more') && keepPreview()) {
+      const { width, height } = $('canvas');
+      message += `. The last preview (${width}×${height}) is kept below and can be downloaded; ` +
+        'the engine has restarted for your next dream.';
+      $('progress-text').textContent = 'Stopped.';
+    }
     failed(message);
-    // A panic kills the wasm instance: bring a fresh engine up for the next photo.
+    // A panic or a lost GPU kills the engine: bring a fresh one up for the next photo.
     if (fatal && during !== 'load') startWorker(!$('cpu').checked);
   },
 };

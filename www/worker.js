@@ -118,8 +118,11 @@ onmessage = async (event) => {
     if (event.data.type !== 'stop' && running) throw new Error('a dream is already running');
     await handle(event.data);
   } catch (error) {
-    // A Rust panic leaves a dead instance (a RuntimeError): the page starts a new worker.
-    const fatal = error instanceof WebAssembly.RuntimeError || engine === null;
-    post('error', { message: String(error && error.message ? error.message : error), fatal, during: event.data.type });
+    // A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead
+    // device (a DeviceError): the page starts a new worker. The panic hook leaves its sentence.
+    const panicked = error instanceof WebAssembly.RuntimeError;
+    const fatal = panicked || error?.name === 'DeviceError' || engine === null;
+    const message = panicked ? self.deepdreamPanic || 'the engine failed unexpectedly' : String(error?.message ?? error);
+    post('error', { message, fatal, during: event.data.type });
   }
 };

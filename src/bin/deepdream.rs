@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
-use deepdream::device;
+use deepdream::device::{self, Limits};
 use deepdream::dream::{self, Dream, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
 use deepdream::model::{Blob, GoogLeNet, Labels};
@@ -135,7 +135,16 @@ enum Command {
     Layers,
 }
 
-fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, String), String> {
+/// The network on its device, and what that device allows.
+struct Loaded {
+    model: GoogLeNet,
+    labels: Labels,
+    device: Device,
+    limits: Limits,
+    backend: String,
+}
+
+fn load(engine: &Engine) -> Result<Loaded, String> {
     let path = engine
         .weights
         .clone()
@@ -147,8 +156,8 @@ fn load(engine: &Engine) -> Result<(GoogLeNet, Labels, Device, String), String> 
             path.display()
         )
     })?;
-    let cpu = || (device::cpu(), "cpu (flex)".to_string());
-    let (device, name) = if engine.cpu {
+    let cpu = || (device::cpu(), Limits::cpu(), "cpu (flex)".to_string());
+    let (device, limits, backend) = if engine.cpu {
         cpu()
     } else {
         match device::gpu() {
@@ -160,7 +169,11 @@ CPU backend, which is faster (--gpu uses the adapter anyway)",
                 );
                 cpu()
             }
-            Ok(gpu) => (gpu.device, format!("gpu (wgpu, {})", gpu.adapter)),
+            Ok(gpu) => (
+                gpu.device,
+                gpu.limits,
+                format!("gpu (wgpu, {})", gpu.adapter),
+            ),
             Err(e) => {
                 eprintln!("deepdream: {e}; running on the CPU instead (slower)");
                 cpu()
@@ -169,7 +182,13 @@ CPU backend, which is faster (--gpu uses the adapter anyway)",
     };
     let (model, labels) =
         GoogLeNet::load(bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((model, labels, device, name))
+    Ok(Loaded {
+        model,
+        labels,
+        device,
+        limits,
+        backend,
+    })
 }
 
 fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
@@ -186,8 +205,19 @@ fn dream_file(
     let out_name = output.to_string_lossy();
     let format = OutputFormat::for_path(&out_name)
         .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
+    let started = Instant::now();
     let photo = read_photo(input)?;
-    let (photo, note) = image_io::fit(photo, params.max_size);
+    params
+        .check_size(photo.dimensions().0 as usize, photo.dimensions().1 as usize)
+        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let Loaded {
+        model,
+        device,
+        limits,
+        backend,
+        ..
+    } = load(engine)?;
+    let (photo, note) = image_io::fit(photo, params.max_size, limits.max_pixels());
     let (w, h) = photo.dimensions();
     params
         .check_size(w as usize, h as usize)
@@ -195,7 +225,6 @@ fn dream_file(
     if let Some(note) = note {
         eprintln!("deepdream: {note}");
     }
-    let (model, _, device, backend) = load(engine)?;
     let image = image_io::to_tensor(&photo.rgb, &device);
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
@@ -207,9 +236,15 @@ fn dream_file(
     bar.set_message(format!("dreaming {w}×{h} on {backend}"));
     let query = params.to_query();
     let cancel = AtomicBool::new(false);
-    let result = dream::run(&model, image, params, &cancel, |_, p| {
+    let mut device_peak = 0;
+    let mut tile = 0;
+    let result = dream::run(&model, image, params, &limits, &cancel, |dream, p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
+        tile = dream.tile();
+        if let Some(usage) = device.memory_pool_usage() {
+            device_peak = device_peak.max(usage.bytes_reserved);
+        }
     })
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -221,12 +256,40 @@ fn dream_file(
     .map_err(|e| e.to_string())?;
     std::fs::write(output, bytes).map_err(|e| format!("cannot write {out_name}: {e}"))?;
     eprintln!("deepdream: wrote {out_name} ({w}×{h}, {query})");
+    let mut stats = format!(
+        "deepdream: {:.1} s on {backend}, tiles of up to {tile} px",
+        started.elapsed().as_secs_f64()
+    );
+    if device_peak > 0 {
+        stats += &format!(", device memory {}", megabytes(device_peak));
+    }
+    if let Some(peak) = peak_rss() {
+        stats += &format!(", peak process memory {}", megabytes(peak));
+    }
+    eprintln!("{stats}");
     Ok(())
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1e6)
+}
+
+/// The most memory this process has held (Linux's VmHWM), or `None` where it is not known.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 fn classify_file(input: &Path, top: usize, engine: &Engine) -> Result<(), String> {
     let photo = read_photo(input)?;
-    let (model, labels, device, _) = load(engine)?;
+    let Loaded {
+        model,
+        labels,
+        device,
+        ..
+    } = load(engine)?;
     let classes = pollster::block_on(deepdream::classify::classify(
         &model, &labels, &photo.rgb, top, &device,
     ))
@@ -256,7 +319,13 @@ fn time(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Durati
 
 fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
     let runs = runs.max(1);
-    let (model, _, device, backend) = load(engine)?;
+    let Loaded {
+        model,
+        device,
+        limits,
+        backend,
+        ..
+    } = load(engine)?;
     let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
     println!("backend\t{backend}");
     println!("what\tsize\tmedian_ms\truns");
@@ -274,8 +343,13 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
             ..DreamParams::default()
         };
         let median = time(runs, || {
-            let mut dream = Dream::new(&model, image_io::to_tensor(&rgb, &device), params.clone())
-                .map_err(|e| e.to_string())?;
+            let mut dream = Dream::new(
+                &model,
+                image_io::to_tensor(&rgb, &device),
+                params.clone(),
+                &limits,
+            )
+            .map_err(|e| e.to_string())?;
             dream.step().map_err(|e| e.to_string())?;
             pollster::block_on(image_io::from_tensor(dream.preview()))
                 .map_err(|e| e.to_string())?;
@@ -294,6 +368,7 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
             &model,
             image_io::to_tensor(&rgb, &device),
             DreamParams::default(),
+            &limits,
             &cancel,
             |_, _| {},
         )

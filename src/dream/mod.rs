@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::tensor::Tensor;
 
 use crate::Error;
+use crate::device::Limits;
 use crate::model::GoogLeNet;
 
 /// Where a dream stands, after a step.
@@ -41,6 +42,7 @@ pub struct Dream {
     params: DreamParams,
     rng: Rng,
     min: usize,
+    tile: usize,
     sizes: Vec<[usize; 2]>,
     details: Vec<Tensor<4>>,
     image: Tensor<4>,
@@ -49,16 +51,28 @@ pub struct Dream {
 }
 
 impl Dream {
-    /// Prepares a dream of `image` ([1, 3, H, W], RGB on 0..255) on the model's device. The
-    /// dream keeps its own handle on the model (a cheap clone sharing the weights), so a face can
-    /// hold it across calls.
-    pub fn new(model: &GoogLeNet, image: Tensor<4>, params: DreamParams) -> Result<Self, Error> {
+    /// Prepares a dream of `image` ([1, 3, H, W], RGB on 0..255) on the model's device, within
+    /// the device's `limits` (they set the tile side). The dream keeps its own handle on the
+    /// model (a cheap clone sharing the weights), so a face can hold it across calls.
+    pub fn new(
+        model: &GoogLeNet,
+        image: Tensor<4>,
+        params: DreamParams,
+        limits: &Limits,
+    ) -> Result<Self, Error> {
         params.validate()?;
         let [_, channels, h, w] = image.dims();
         if channels != 3 {
             return Err(Error::Channels(channels));
         }
         let min = params.check_size(w, h)?;
+        if (w * h) as u64 > limits.max_pixels() {
+            return Err(Error::Device(format!(
+                "a {w}×{h} image does not fit this device's largest buffer ({} MiB): lower max-size",
+                limits.max_buffer >> 20
+            )));
+        }
+        let tile = tiles::fit_tile(params.tile, params.objective.deepest(), min, limits)?;
         let mut sizes = octaves::sizes([h, w], params.octaves, params.octave_scale, min);
         let (smallest, details) = octaves::decompose(image.without_autodiff(), &sizes);
         sizes.reverse();
@@ -67,6 +81,7 @@ impl Dream {
             rng: Rng::new(params.seed),
             params,
             min,
+            tile,
             sizes,
             details,
             image: smallest,
@@ -86,6 +101,11 @@ impl Dream {
             done: self.octave * steps + self.step,
             total: self.sizes.len() * steps,
         }
+    }
+
+    /// The tile side the gradient runs on: the recipe's, or less where the device needs it.
+    pub fn tile(&self) -> usize {
+        self.tile
     }
 
     /// Whether every step has run.
@@ -112,7 +132,7 @@ impl Dream {
             &self.model,
             &rolled,
             &p.objective,
-            p.tile,
+            self.tile,
             self.min,
             &mut self.rng,
         )?
@@ -165,10 +185,11 @@ pub fn run(
     model: &GoogLeNet,
     image: Tensor<4>,
     params: DreamParams,
+    limits: &Limits,
     cancel: &AtomicBool,
     mut on_step: impl FnMut(&Dream, Progress),
 ) -> Result<Tensor<4>, Error> {
-    let mut dream = Dream::new(model, image, params)?;
+    let mut dream = Dream::new(model, image, params, limits)?;
     while !cancel.load(Ordering::Relaxed) {
         match dream.step()? {
             Some(progress) => on_step(&dream, progress),

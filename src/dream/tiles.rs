@@ -1,6 +1,6 @@
 //! The gradient of the objective computed tile by tile, so device memory is bounded by the tile
-//! size and not by the photo's. Interior tile borders move at random every step, so no seam stays
-//! in one place long enough to show.
+//! size and not by the photo's. The tile side follows from the device's limits; interior tile
+//! borders move at random every step, so no seam stays in one place long enough to show.
 
 use std::ops::Range;
 
@@ -9,7 +9,32 @@ use burn::tensor::Tensor;
 use super::Rng;
 use super::params::Objective;
 use crate::Error;
-use crate::model::GoogLeNet;
+use crate::device::Limits;
+use crate::model::{Blob, GoogLeNet, footprint};
+
+/// The largest tile side, at most `wanted` and at least `min`, whose gradient pass to `deepest`
+/// fits the device: its largest buffer within `max_buffer`, all of it within `pass_budget`.
+pub fn fit_tile(wanted: usize, deepest: Blob, min: usize, limits: &Limits) -> Result<usize, Error> {
+    let fits = |side: usize| {
+        footprint(deepest, [side, side])
+            .is_some_and(|f| f.largest <= limits.max_buffer && f.total <= limits.pass_budget)
+    };
+    let (mut lo, mut hi) = (min, wanted.max(min));
+    if !fits(lo) {
+        return Err(Error::Device(format!(
+            "this device allows {} MiB per buffer and {} MiB per pass, less than layer {deepest} \
+needs even on its smallest tile ({min} px)",
+            limits.max_buffer >> 20,
+            limits.pass_budget >> 20
+        )));
+    }
+    // The footprint grows with the side: binary search for the last side that fits.
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    Ok(lo)
+}
 
 /// Splits `0..len` into spans of at most `tile` and at least `min`, with interior borders
 /// moved at random by up to a tenth of a tile.
@@ -115,6 +140,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn tiles_shrink_to_what_the_device_allows() {
+        let portable = Limits::PORTABLE;
+        let deep = Blob::CANONICAL;
+        assert_eq!(fit_tile(512, deep, 100, &portable).unwrap(), 512);
+        let capped = fit_tile(4096, deep, 100, &portable).unwrap();
+        assert!((512..4096).contains(&capped), "{capped}");
+        let f = footprint(deep, [capped, capped]).unwrap();
+        assert!(f.largest <= portable.max_buffer && f.total <= portable.pass_budget);
+        let over = footprint(deep, [capped + 1, capped + 1]).unwrap();
+        assert!(over.largest > portable.max_buffer || over.total > portable.pass_budget);
+        let tiny = Limits {
+            max_buffer: 8 << 20,
+            pass_budget: 1 << 30,
+        };
+        let small = fit_tile(512, deep, 100, &tiny).unwrap();
+        assert!((100..512).contains(&small), "{small}");
+        let none = Limits {
+            max_buffer: 1 << 10,
+            pass_budget: 1 << 30,
+        };
+        let msg = fit_tile(512, deep, 100, &none).unwrap_err().to_string();
+        assert!(msg.contains("needs even on its smallest tile"), "{msg}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! GoogLeNet (InceptionV1) with Caffe's exact semantics, able to stop at any named blob.
 
 mod blob;
+mod footprint;
 mod weights;
 
 pub use blob::{Blob, Part};
+pub use footprint::{Footprint, footprint};
 pub use weights::Labels;
 
 use burn::module::Module;

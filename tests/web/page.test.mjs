@@ -163,3 +163,101 @@ test('without WebGPU the page says so and dreams on the CPU when asked', { timeo
   assert.ok(meanAbsDiff(rgb(png), rgb(readPng(readFileSync(PHOTO)))) > 0.5);
   await context.close();
 });
+
+// Resolves with the state the page settles in ('done' or 'error') after a file is chosen.
+async function dreamFile(page, file) {
+  await page.evaluate(() => {
+    window.settled = null;
+    const observer = new MutationObserver(() => {
+      const s = document.body.dataset.state;
+      if (s === 'done' || s === 'error') {
+        window.settled = s;
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction(() => window.settled, null, { timeout: LONG, polling: 100 });
+  return page.evaluate(() => window.settled);
+}
+
+const luma = ({ pixels, channels }) => {
+  const out = new Float64Array(pixels.length / channels);
+  for (let i = 0; i < out.length; i++) {
+    const p = i * channels;
+    out[i] = 0.299 * pixels[p] + 0.587 * pixels[p + 1] + 0.114 * pixels[p + 2];
+  }
+  return out;
+};
+const alphaOf = ({ pixels }) => pixels.filter((_, i) => i % 4 === 3);
+
+test('every kind of file dreams upright with its alpha, or gets one sentence and the page goes on', { timeout: LONG }, async () => {
+  const { page, context } = await open('octaves=1&steps=1&jitter=0');
+  const inputs = join(ROOT, 'tests/inputs');
+  const cat = readPng(readFileSync(PHOTO));
+  const ramp = alphaOf(readPng(readFileSync(join(inputs, 'alpha.png'))));
+  // Each bad file is followed by a good one, which must dream as if nothing had happened.
+  const matrix = [
+    ['empty.jpg', /the file is empty/],
+    ['alpha.png', { alpha: true }],
+    ['text.jpg', /not a JPEG, PNG, WebP or GIF image/],
+    ['rgba16.png', { alpha: true }],
+    ['truncated.jpg', /the JPEG image is damaged or incomplete/],
+    ['gray.png', { grey: true }],
+    ['corrupt.png', /the PNG image is damaged or incomplete/],
+    ['gray16.png', { grey: true }],
+    ['drawing.svg', /SVG drawings are not supported/],
+    ['palette.png', {}],
+    ['one-pixel.png', /1×1 px, too small for layer inception_4c\/output/],
+    ['cmyk.jpg', {}],
+    ['bomb.png', /too large to open/],
+    ['rotated.jpg', {}],
+    ['animated.gif', {}],
+    ['photo.webp', {}],
+  ];
+  for (const [name, expected] of matrix) {
+    const settled = await dreamFile(page, join(inputs, name));
+    const alert = await page.textContent('[role="alert"]');
+    if (expected instanceof RegExp) {
+      assert.equal(settled, 'error', name);
+      assert.match(alert, expected, name);
+      assert.equal(alert.trim().split('\n').length, 1, `${name}: one sentence`);
+      continue;
+    }
+    assert.equal(settled, 'done', `${name}: ${alert}`);
+    assert.equal(await page.isHidden('[role="alert"]'), true, name);
+    const png = readPng((await download(page, '#download')).bytes);
+    assert.deepEqual([png.width, png.height], [96, 72], name);
+    const diff = expected.grey ? meanAbsDiff(luma(png), luma(cat)) : meanAbsDiff(rgb(png), rgb(cat));
+    assert.ok(diff < 6, `${name}: ${diff.toFixed(1)} levels from the upright cat`);
+    assert.equal(png.channels === 4, Boolean(expected.alpha), `${name}: alpha channel`);
+    if (expected.alpha) assert.deepEqual(alphaOf(png), ramp, `${name}: alpha kept`);
+  }
+  await context.close();
+});
+
+test('a GPU lost mid-dream is named, the last preview stays downloadable, and the next dream works', { timeout: LONG }, async () => {
+  const { page, context } = await open('octaves=2&steps=40&jitter=0');
+  await page.evaluate(() => {
+    window.states = [];
+    new MutationObserver(() => window.states.push(document.body.dataset.state))
+      .observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await page.setInputFiles('#file', PHOTO);
+  await page.waitForFunction(() => /step [2-9]\d* of 40/.test(document.getElementById('progress-text').textContent)
+    && document.getElementById('canvas').width > 0, null, { timeout: LONG, polling: 100 });
+  // DevTools can crash Chromium's GPU process: every WebGPU device in the browser is lost.
+  await (await browser.newBrowserCDPSession()).send('Browser.crashGpuProcess');
+  await page.waitForFunction(() => window.states.includes('error'), null, { timeout: LONG, polling: 100 });
+  const alert = await page.textContent('[role="alert"]');
+  assert.match(alert, /^the GPU stopped working during the dream \(device lost: .+\)/);
+  assert.match(await page.textContent('#progress-text'), /Stopped/);
+  assert.match(alert, /last preview \(\d+×\d+\) is kept/);
+  const kept = readPng((await download(page, '#download')).bytes);
+  assert.ok(kept.width > 0 && kept.height > 0);
+  await state(page, 'ready');
+  const settled = await dreamFile(page, PHOTO);
+  assert.equal(settled, 'done', await page.textContent('[role="alert"]'));
+  await context.close();
+});

@@ -122,10 +122,27 @@ fn each_tile_of_the_gradient_is_that_tile_s_own_gradient() {
     let min = objective.deepest().min_input();
     let mut rng = Rng::new(9);
     let mut layout = rng.clone();
-    let rows = tiles::spans(260, 128, min, &mut layout);
-    let cols = tiles::spans(300, 128, min, &mut layout);
-    assert!(rows.len() > 1 && cols.len() > 1);
-    let tiled = tiles::gradient(&model, &image, &objective, 128, min, &mut rng).unwrap();
+    let rows = tiles::spans(260, 80, min, &mut layout);
+    let cols = tiles::spans(300, 80, min, &mut layout);
+    // Interior tiles share a shape, so they run in batches: each must still get its own gradient.
+    assert!(rows.len() > 3 && cols.len() > 3);
+    assert!(
+        tiles::batch(
+            [rows[1].len(), cols[1].len()],
+            objective.deepest(),
+            &Limits::PORTABLE
+        ) > 1
+    );
+    let tiled = tiles::gradient(
+        &model,
+        &image,
+        &objective,
+        80,
+        min,
+        &Limits::PORTABLE,
+        &mut rng,
+    )
+    .unwrap();
     for row in &rows {
         for col in &cols {
             let region = [0..1, 0..3, row.clone(), col.clone()];

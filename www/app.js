@@ -20,6 +20,8 @@ let photo = null; // { bytes, name }
 let pending = false;
 let started = 0;
 let urls = [];
+let size = ''; // of the photo being dreamed, e.g. "4000×3000"
+
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -155,6 +157,7 @@ const handlers = {
   started({ info }) {
     started = performance.now();
     if (!info) return;
+    size = `${info.width}×${info.height}`;
     // Previews come at each octave's size; the canvas is shown at the photo's proportions.
     $('views').style.setProperty('--ratio', info.width / info.height);
     if (info.note) noteUser(`Note: ${info.note}.`);
@@ -174,14 +177,16 @@ const handlers = {
     }
     canvas.getContext('2d').putImageData(image, 0, 0);
   },
-  done({ png, jpeg }) {
+  done({ png, jpeg, stats }) {
     urls.slice(1).forEach(URL.revokeObjectURL);
     const pngUrl = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
     const jpegUrl = URL.createObjectURL(new Blob([jpeg], { type: 'image/jpeg' }));
     urls = [urls[0], pngUrl, jpegUrl];
     Object.assign($('download'), { href: pngUrl, download: downloadName('png'), hidden: false });
     Object.assign($('download-jpeg'), { href: jpegUrl, download: downloadName('jpg'), hidden: false });
-    $('progress-text').textContent = 'Done.';
+    const memory = stats.deviceMemory ? `, ${Math.round(stats.deviceMemory / 1e6)} MB of GPU memory` : '';
+    $('progress-text').textContent = `Done in ${seconds((performance.now() - started) / 1000)}: ` +
+      `${size} px in tiles of up to ${stats.tile} px${memory}.`;
     setState('done');
     if (pending) {
       pending = false;

@@ -6,6 +6,7 @@ const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
 const PREVIEW_EVERY_MS = 250;
 
 let engine = null;
+let wasm = null; // the instance's exports, for its memory size
 let running = false;
 let stopRequested = false;
 
@@ -48,7 +49,7 @@ async function weights() {
 }
 
 async function load(gpu) {
-  await init();
+  wasm = await init();
   const { bytes, sha } = await weights();
   engine = await Engine.create(bytes, sha, gpu);
   post('ready', { backend: engine.backend(), layers: layers() });
@@ -62,7 +63,10 @@ async function preview() {
 async function result() {
   const png = await engine.png();
   const jpeg = await engine.jpeg();
-  post('done', { png, jpeg }, [png.buffer, jpeg.buffer]);
+  // What the dream used: the tile side, the device's memory pool, the wasm heap (which only grows).
+  const stats = { ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength };
+  console.info(`deepdream stats ${JSON.stringify(stats)}`);
+  post('done', { png, jpeg, stats }, [png.buffer, jpeg.buffer]);
 }
 
 // Steps until the dream ends or Stop arrives; previews a few times a second.

@@ -43,6 +43,7 @@ pub struct Dream {
     rng: Rng,
     min: usize,
     tile: usize,
+    limits: Limits,
     sizes: Vec<[usize; 2]>,
     details: Vec<Tensor<4>>,
     image: Tensor<4>,
@@ -82,6 +83,7 @@ impl Dream {
             params,
             min,
             tile,
+            limits: *limits,
             sizes,
             details,
             image: smallest,
@@ -134,6 +136,7 @@ impl Dream {
             &p.objective,
             self.tile,
             self.min,
+            &self.limits,
             &mut self.rng,
         )?
         .roll(&[-dy, -dx], &[2, 3]);
@@ -176,7 +179,19 @@ pub fn gradient(
     objective: &Objective,
 ) -> Result<Tensor<4>, Error> {
     let [_, _, h, w] = image.dims();
-    tiles::gradient(model, image, objective, h.max(w), 1, &mut Rng::new(0))
+    let whole = Limits {
+        max_buffer: u64::MAX,
+        pass_budget: u64::MAX,
+    };
+    tiles::gradient(
+        model,
+        image,
+        objective,
+        h.max(w),
+        1,
+        &whole,
+        &mut Rng::new(0),
+    )
 }
 
 /// Runs a whole dream, calling `on_step` after every step; stops early, keeping the result so

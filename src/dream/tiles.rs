@@ -2,6 +2,7 @@
 //! size and not by the photo's. The tile side follows from the device's limits; interior tile
 //! borders move at random every step, so no seam stays in one place long enough to show.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use burn::tensor::Tensor;
@@ -36,35 +37,56 @@ needs even on its smallest tile ({min} px)",
     Ok(lo)
 }
 
-/// Splits `0..len` into spans of at most `tile` and at least `min`, with interior borders
-/// moved at random by up to a tenth of a tile.
+/// Splits `0..len` into spans of at most `tile` and at least `min`. Interior spans all have one
+/// length, so tiles of one shape can run together; every border moves by one random shift each
+/// call (the end spans absorb it), so seams never stay in one place.
 pub fn spans(len: usize, tile: usize, min: usize, rng: &mut Rng) -> Vec<Range<usize>> {
-    // Aim at 0.8 tile so the random moves never push a span past `tile`.
+    // Aim at 0.8 tile so the random shift never pushes a span past `tile`.
     let n = if len <= tile {
         1
     } else {
         len.div_ceil(tile * 4 / 5)
             .clamp(1, (len / min.max(1)).max(1))
     };
-    let avg = len as f64 / n as f64;
-    let amplitude = ((tile as f64 - avg) / 2.0)
-        .min((avg - min as f64) / 2.0)
-        .min(avg / 4.0)
-        .max(0.0) as usize;
-    let mut borders = vec![0];
-    for i in 1..n {
-        let border = (i as f64 * avg).round() as i64 + rng.symmetric(amplitude);
-        borders.push(border as usize);
+    if n == 1 {
+        return std::iter::once(0..len).collect();
     }
+    let base = len / n;
+    let extra = len - base * n;
+    let (head, tail) = (extra / 2, extra - extra / 2);
+    let room = tile
+        .saturating_sub(base + tail)
+        .min(base.saturating_sub(min))
+        .min(base / 4);
+    let first = (base + head) as i64 + rng.symmetric(room);
+    let mut borders: Vec<usize> = (0..n - 1)
+        .map(|i| (first + (i * base) as i64) as usize)
+        .collect();
+    borders.insert(0, 0);
     borders.push(len);
     borders.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
-/// Objective of one tile, scaled so the tiles add up to the whole image's objective (each tile's
-/// blob mean weighted by the tile's share of the image).
+/// How many tiles of `shape` one pass can take together: as many as the pass budget holds, with
+/// the batch's largest buffer still within the device's largest buffer.
+pub fn batch(shape: [usize; 2], deepest: Blob, limits: &Limits) -> usize {
+    footprint(deepest, shape).map_or(1, |f| {
+        let by_memory = limits.pass_budget / f.total.max(1);
+        let by_buffer = limits.max_buffer / f.largest.max(1);
+        by_memory.min(by_buffer).clamp(1, MAX_BATCH as u64) as usize
+    })
+}
+
+/// Beyond this many tiles in one pass a GPU gains nothing.
+const MAX_BATCH: usize = 16;
+
+/// Objective of a batch of same-shaped tiles, scaled so the tiles add up to the whole image's
+/// objective (each tile's blob mean weighted by the tile's share of the image). Tiles in a batch
+/// do not interact, so each one's gradient is its own.
 fn tile_objective(acts: Vec<Tensor<4>>, objective: &Objective, share: f32) -> Tensor<1> {
     let mean_sq = |a: Tensor<4>| {
-        let n = a.shape().num_elements() as f32;
+        let [batch, ..] = a.dims();
+        let n = (a.shape().num_elements() / batch) as f32;
         a.square().sum() * (share / n)
     };
     match objective {
@@ -84,38 +106,56 @@ fn tile_objective(acts: Vec<Tensor<4>>, objective: &Objective, share: f32) -> Te
 }
 
 /// Gradient of `objective` with respect to `image` ([1, 3, H, W]), assembled from tiles of at
-/// most `tile` px. `min` is the smallest tile side that reaches the objective's layer.
+/// most `tile` px; tiles of one shape run together, as many at once as `limits` allow. `min` is
+/// the smallest tile side that reaches the objective's layer.
 pub fn gradient(
     model: &GoogLeNet,
     image: &Tensor<4>,
     objective: &Objective,
     tile: usize,
     min: usize,
+    limits: &Limits,
     rng: &mut Rng,
 ) -> Result<Tensor<4>, Error> {
     let [_, _, h, w] = image.dims();
     let rows = spans(h, tile, min, rng);
     let cols = spans(w, tile, min, rng);
     let blobs = objective.blobs();
-    let mut grad_rows = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut grad_tiles = Vec::with_capacity(cols.len());
-        for col in &cols {
-            let share = (row.len() * col.len()) as f32 / (h * w) as f32;
-            let input = image
-                .clone()
-                .slice([0..1, 0..3, row.clone(), col.clone()])
-                .autodiff()
-                .require_grad();
+    let regions: Vec<(Range<usize>, Range<usize>)> = rows
+        .iter()
+        .flat_map(|r| cols.iter().map(move |c| (r.clone(), c.clone())))
+        .collect();
+    let mut by_shape: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
+    for (i, (r, c)) in regions.iter().enumerate() {
+        by_shape.entry([r.len(), c.len()]).or_default().push(i);
+    }
+    let mut grads: Vec<Option<Tensor<4>>> = vec![None; regions.len()];
+    for (shape, members) in by_shape {
+        let share = (shape[0] * shape[1]) as f32 / (h * w) as f32;
+        for group in members.chunks(batch(shape, objective.deepest(), limits)) {
+            let inputs = group
+                .iter()
+                .map(|&i| {
+                    let (r, c) = regions[i].clone();
+                    image.clone().slice([0..1, 0..3, r, c])
+                })
+                .collect();
+            let input = Tensor::cat(inputs, 0).autodiff().require_grad();
             let acts = model.forward(input.clone(), &blobs)?;
-            let grads = tile_objective(acts, objective, share).backward();
-            let grad = input.grad(&grads).ok_or_else(|| {
+            let backward = tile_objective(acts, objective, share).backward();
+            let grad = input.grad(&backward).ok_or_else(|| {
                 Error::Device("the backward pass produced no input gradient".into())
             })?;
-            grad_tiles.push(grad);
+            for (k, &i) in group.iter().enumerate() {
+                grads[i] = Some(grad.clone().narrow(0, k, 1));
+            }
         }
-        grad_rows.push(Tensor::cat(grad_tiles, 3));
     }
+    let mut grads = grads.into_iter().map(|g| g.expect("every tile ran"));
+    let grad_rows = rows
+        .iter()
+        .map(|_| Tensor::cat(grads.by_ref().take(cols.len()).collect(), 3))
+        .collect();
     Ok(Tensor::cat(grad_rows, 2))
 }
 
@@ -165,6 +205,34 @@ mod tests {
         };
         let msg = fit_tile(512, deep, 100, &none).unwrap_err().to_string();
         assert!(msg.contains("needs even on its smallest tile"), "{msg}");
+    }
+
+    #[test]
+    fn interior_spans_share_one_length() {
+        let mut rng = Rng::new(5);
+        let s = spans(4000, 512, 100, &mut rng);
+        let interior: Vec<usize> = s[1..s.len() - 1].iter().map(|r| r.len()).collect();
+        assert!(
+            interior.len() >= 5 && interior.iter().all(|&l| l == interior[0]),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn batches_fill_the_budget_but_not_past_the_largest_buffer() {
+        let deep = Blob::CANONICAL;
+        let one = footprint(deep, [512, 512]).unwrap();
+        let k = batch([512, 512], deep, &Limits::PORTABLE);
+        assert!(
+            k >= 1 && k as u64 * one.total <= Limits::PORTABLE.pass_budget,
+            "{k}"
+        );
+        assert!(k as u64 * one.largest <= Limits::PORTABLE.max_buffer, "{k}");
+        let roomy = Limits {
+            max_buffer: 1 << 40,
+            pass_budget: 1 << 40,
+        };
+        assert_eq!(batch([128, 128], deep, &roomy), MAX_BATCH);
     }
 
     #[test]

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from '../../www/serve.mjs';
-import { readPng, rgb } from './png.mjs';
+import { readPng, rgb, writePng } from './png.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const PHOTO = join(ROOT, 'tests/web/cat-96x72.png');
@@ -259,5 +259,59 @@ test('a GPU lost mid-dream is named, the last preview stays downloadable, and th
   await state(page, 'ready');
   const settled = await dreamFile(page, PHOTO);
   assert.equal(settled, 'done', await page.textContent('[role="alert"]'));
+  await context.close();
+});
+
+// A 12-megapixel photo: the cat scaled up to 4000×3000 (bilinear), written as a PNG.
+function bigPhoto() {
+  const cat = readPng(readFileSync(PHOTO));
+  const [w, h] = [4000, 3000];
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const fy = Math.min((y + 0.5) * cat.height / h - 0.5, cat.height - 1.001);
+    const y0 = Math.max(0, Math.floor(fy));
+    const ty = Math.max(0, fy - y0);
+    for (let x = 0; x < w; x++) {
+      const fx = Math.min((x + 0.5) * cat.width / w - 0.5, cat.width - 1.001);
+      const x0 = Math.max(0, Math.floor(fx));
+      const tx = Math.max(0, fx - x0);
+      for (let c = 0; c < 3; c++) {
+        const at = (yy, xx) => cat.pixels[(yy * cat.width + xx) * 3 + c];
+        const top = at(y0, x0) * (1 - tx) + at(y0, x0 + 1) * tx;
+        const bottom = at(y0 + 1, x0) * (1 - tx) + at(y0 + 1, x0 + 1) * tx;
+        out[(y * w + x) * 3 + c] = Math.round(top * (1 - ty) + bottom * ty);
+      }
+    }
+  }
+  const path = join(mkdtempSync(join(tmpdir(), 'deepdream-big-')), 'big-4000x3000.png');
+  writeFileSync(path, writePng(w, h, out));
+  return path;
+}
+
+// SwiftShader needs ~9 s per 224² step at inception_4c, so the 12 MP dream uses an early layer:
+// what is checked is that a full-size photo goes through decode, tiles, previews and PNG in the
+// browser's memory.
+const BIG_RECIPE = process.env.BIG_RECIPE || 'layer=conv2/3x3_reduce&octaves=2&steps=1&jitter=0';
+
+test('a 12-megapixel photo dreams at full size in the browser without running out of memory', { timeout: LONG }, async () => {
+  const photo = bigPhoto();
+  const { page, context } = await open(BIG_RECIPE);
+  const stats = [];
+  page.on('console', (message) => {
+    const match = /^deepdream stats (.*)$/.exec(message.text());
+    if (match) stats.push(JSON.parse(match[1]));
+  });
+  const started = Date.now();
+  const settled = await dreamFile(page, photo);
+  const seconds = (Date.now() - started) / 1000;
+  assert.equal(settled, 'done', await page.textContent('[role="alert"]'));
+  assert.equal(await page.isHidden('#note'), true, 'not scaled down');
+  const png = readPng((await download(page, '#download')).bytes);
+  assert.deepEqual([png.width, png.height], [4000, 3000]);
+  const [s] = stats;
+  console.log(`12 MP dream (${BIG_RECIPE}): ${seconds.toFixed(0)} s, tile ${s.tile} px, ` +
+    `GPU memory ${(s.deviceMemory / 1e6).toFixed(0)} MB, wasm memory ${(s.wasmMemory / 1e6).toFixed(0)} MB`);
+  assert.ok(s.wasmMemory < 2 ** 31, 'the wasm heap stays under 2 GiB');
+  assert.match(await page.textContent('#progress-text'), /^Done in .*: 4000×3000 px in tiles of up to \d+ px/);
   await context.close();
 });

@@ -15,7 +15,7 @@ PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-web clean
+.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-big bench-web clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -84,6 +84,10 @@ lint:
 ## bench: median gradient-step times at 224/512/1024 px and the canonical preset at 512 px
 bench: setup weights
 	cargo run --release --locked --bin deepdream -- bench
+
+## bench-big: one canonical dream of a 12 MP (4000×3000) photo: time, tile, peak memory (~15 min on 2 cores)
+bench-big: setup weights
+	cargo run --release --locked --bin deepdream -- bench --dream 4000x3000
 
 ## bench-web: bundle sizes on the wire, page load time and ms per step in headless Chromium
 bench-web: wasm weights

@@ -4,10 +4,11 @@ use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
 
 /// Memory one gradient pass may take on a GPU. Neither WebGPU nor wgpu says how much memory a
-/// GPU has, so this is a budget that an integrated GPU or a phone can hold next to the browser.
-pub const GPU_PASS_BUDGET: u64 = 1 << 30;
+/// GPU has, so this is a budget that an integrated GPU or a phone can hold next to the browser
+/// and the full-size image buffers (a 12 MP photo needs about a dozen of 144 MB each).
+pub const GPU_PASS_BUDGET: u64 = 512 << 20;
 /// Memory one gradient pass may take on the CPU: a wasm instance has 4 GiB for everything.
-pub const CPU_PASS_BUDGET: u64 = 1 << 30;
+pub const CPU_PASS_BUDGET: u64 = 512 << 20;
 
 /// What a device lets a dream ask for: every buffer and every gradient pass stays inside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

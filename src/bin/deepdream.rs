@@ -128,6 +128,10 @@ enum Command {
         /// Timed repetitions per size (after one warm-up)
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Instead, time one canonical dream of a photo this big (e.g. 4000x3000) and report
+        /// its peak memory
+        #[arg(long, value_name = "WxH")]
+        dream: Option<String>,
         #[command(flatten)]
         engine: Engine,
     },
@@ -383,6 +387,66 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
     Ok(())
 }
 
+/// One canonical dream of the bench photo scaled to `size` ("WxH"): time, tile, and peaks.
+fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
+    let parse = || -> Option<(u32, u32)> {
+        let (w, h) = size.split_once(['x', 'X', '×'])?;
+        Some((w.parse().ok()?, h.parse().ok()?))
+    };
+    let (w, h) = parse()
+        .filter(|&(w, h)| w > 0 && h > 0 && w.max(h) <= 16384)
+        .ok_or_else(|| format!("--dream {size}: give the size as WxH, e.g. 4000x3000"))?;
+    let Loaded {
+        model,
+        device,
+        limits,
+        backend,
+        ..
+    } = load(engine)?;
+    let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
+    let rgb = image::imageops::resize(&photo.rgb, w, h, image::imageops::FilterType::Triangle);
+    let params = DreamParams {
+        max_size: w.max(h) as usize,
+        ..DreamParams::default()
+    };
+    let started = Instant::now();
+    let (mut tile, mut device_peak) = (0, 0);
+    let cancel = AtomicBool::new(false);
+    let result = dream::run(
+        &model,
+        image_io::to_tensor(&rgb, &device),
+        params,
+        &limits,
+        &cancel,
+        |dream, p| {
+            tile = dream.tile();
+            if let Some(usage) = device.memory_pool_usage() {
+                device_peak = device_peak.max(usage.bytes_reserved);
+            }
+            eprint!("\rstep {}/{}", p.done, p.total);
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
+    eprintln!();
+    println!("backend\t{backend}");
+    println!(
+        "canonical dream\t{w}x{h}\t{:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("tile\t{tile} px");
+    if device_peak > 0 {
+        println!(
+            "device memory (allocator, peak after a step)\t{}",
+            megabytes(device_peak)
+        );
+    }
+    if let Some(peak) = peak_rss() {
+        println!("peak process memory\t{}", megabytes(peak));
+    }
+    Ok(())
+}
+
 fn layers() {
     println!("layer\tchannels\tmin_input_px");
     for blob in Blob::all() {
@@ -394,7 +458,12 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Dream(args) => dream_file(&args.input, &args.output, args.recipe()?, &args.engine),
         Command::Classify { input, top, engine } => classify_file(&input, top, &engine),
-        Command::Bench { runs, engine } => bench(runs, &engine),
+        Command::Bench {
+            dream: Some(size),
+            engine,
+            ..
+        } => bench_dream(&size, &engine),
+        Command::Bench { runs, engine, .. } => bench(runs, &engine),
         Command::Layers => {
             layers();
             Ok(())

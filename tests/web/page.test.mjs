@@ -165,7 +165,7 @@ test('without WebGPU the page says so and dreams on the CPU when asked', { timeo
 });
 
 // Resolves with the state the page settles in ('done' or 'error') after a file is chosen.
-async function dreamFile(page, file) {
+async function dreamFile(page, file, timeout = LONG) {
   await page.evaluate(() => {
     window.settled = null;
     const observer = new MutationObserver(() => {
@@ -178,7 +178,7 @@ async function dreamFile(page, file) {
     observer.observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
   });
   await page.setInputFiles('#file', file);
-  await page.waitForFunction(() => window.settled, null, { timeout: LONG, polling: 100 });
+  await page.waitForFunction(() => window.settled, null, { timeout, polling: 500 });
   return page.evaluate(() => window.settled);
 }
 
@@ -288,12 +288,14 @@ function bigPhoto() {
   return path;
 }
 
-// SwiftShader needs ~9 s per 224² step at inception_4c, so the 12 MP dream uses an early layer:
-// what is checked is that a full-size photo goes through decode, tiles, previews and PNG in the
-// browser's memory.
-const BIG_RECIPE = process.env.BIG_RECIPE || 'layer=conv2/3x3_reduce&octaves=2&steps=1&jitter=0';
+// SwiftShader is slow: ~9 s per 224² step at inception_4c, and ~40 s per megapixel even at
+// conv1 (its 7×7 convolution dominates). What this checks is memory, not the look: a full-size
+// photo goes through decode, tiles, previews and PNG in the browser, so it takes the cheapest
+// layer, 2 octaves × 1 step, and about 12 minutes here.
+const BIG_RECIPE = process.env.BIG_RECIPE || 'layer=conv1/7x7_s2&octaves=2&steps=1&jitter=0';
+const BIG_TIMEOUT = 45 * 60_000;
 
-test('a 12-megapixel photo dreams at full size in the browser without running out of memory', { timeout: LONG }, async () => {
+test('a 12-megapixel photo dreams at full size in the browser without running out of memory', { timeout: BIG_TIMEOUT }, async () => {
   const photo = bigPhoto();
   const { page, context } = await open(BIG_RECIPE);
   const stats = [];
@@ -302,7 +304,7 @@ test('a 12-megapixel photo dreams at full size in the browser without running ou
     if (match) stats.push(JSON.parse(match[1]));
   });
   const started = Date.now();
-  const settled = await dreamFile(page, photo);
+  const settled = await dreamFile(page, photo, BIG_TIMEOUT);
   const seconds = (Date.now() - started) / 1000;
   assert.equal(settled, 'done', await page.textContent('[role="alert"]'));
   assert.equal(await page.isHidden('#note'), true, 'not scaled down');

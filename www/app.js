@@ -22,7 +22,6 @@ let started = 0;
 let urls = [];
 let size = ''; // of the photo being dreamed, e.g. "4000×3000"
 
-
 function setState(state) {
   document.body.dataset.state = state;
   const dreaming = state === 'dreaming';

@@ -76,10 +76,7 @@ impl Error {
             .to_string();
         if lower.contains("out of memory") || lower.contains("outofmemory") {
             Error::OutOfMemory(reason)
-        } else if lower.contains("poisoned")
-            || lower.contains("device lost")
-            || lower.contains("lost")
-        {
+        } else if lower.contains("poisoned") || lower.contains("lost") {
             Error::DeviceLost(reason)
         } else {
             Error::Device(reason)

@@ -240,15 +240,11 @@ fn dream_file(
     bar.set_message(format!("dreaming {w}×{h} on {backend}"));
     let query = params.to_query();
     let cancel = AtomicBool::new(false);
-    let mut device_peak = 0;
-    let mut tile = 0;
+    let mut usage = Usage::default();
     let result = dream::run(&model, image, params, &limits, &cancel, |dream, p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
-        tile = dream.tile();
-        if let Some(usage) = device.memory_pool_usage() {
-            device_peak = device_peak.max(usage.bytes_reserved);
-        }
+        usage.record(dream, &device);
     })
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -261,17 +257,36 @@ fn dream_file(
     std::fs::write(output, bytes).map_err(|e| format!("cannot write {out_name}: {e}"))?;
     eprintln!("deepdream: wrote {out_name} ({w}×{h}, {query})");
     let mut stats = format!(
-        "deepdream: {:.1} s on {backend}, tiles of up to {tile} px",
-        started.elapsed().as_secs_f64()
+        "deepdream: {:.1} s on {backend}, tiles of up to {} px",
+        started.elapsed().as_secs_f64(),
+        usage.tile
     );
-    if device_peak > 0 {
-        stats += &format!(", device memory {}", megabytes(device_peak));
+    if usage.device_peak > 0 {
+        stats += &format!(", device memory {}", megabytes(usage.device_peak));
     }
     if let Some(peak) = peak_rss() {
         stats += &format!(", peak process memory {}", megabytes(peak));
     }
     eprintln!("{stats}");
     Ok(())
+}
+
+/// What a dream used, gathered after each step for the report at the end.
+#[derive(Default)]
+struct Usage {
+    /// The tile side the dream chose.
+    tile: usize,
+    /// The most the device's allocator held after a step, in bytes (0 where it does not say).
+    device_peak: u64,
+}
+
+impl Usage {
+    fn record(&mut self, dream: &Dream, device: &Device) {
+        self.tile = dream.tile();
+        if let Some(pool) = device.memory_pool_usage() {
+            self.device_peak = self.device_peak.max(pool.bytes_reserved);
+        }
+    }
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -410,7 +425,7 @@ fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
         ..DreamParams::default()
     };
     let started = Instant::now();
-    let (mut tile, mut device_peak) = (0, 0);
+    let mut usage = Usage::default();
     let cancel = AtomicBool::new(false);
     let result = dream::run(
         &model,
@@ -419,10 +434,7 @@ fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
         &limits,
         &cancel,
         |dream, p| {
-            tile = dream.tile();
-            if let Some(usage) = device.memory_pool_usage() {
-                device_peak = device_peak.max(usage.bytes_reserved);
-            }
+            usage.record(dream, &device);
             eprint!("\rstep {}/{}", p.done, p.total);
         },
     )
@@ -434,11 +446,11 @@ fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
         "canonical dream\t{w}x{h}\t{:.1} s",
         started.elapsed().as_secs_f64()
     );
-    println!("tile\t{tile} px");
-    if device_peak > 0 {
+    println!("tile\t{} px", usage.tile);
+    if usage.device_peak > 0 {
         println!(
             "device memory (allocator, peak after a step)\t{}",
-            megabytes(device_peak)
+            megabytes(usage.device_peak)
         );
     }
     if let Some(peak) = peak_rss() {

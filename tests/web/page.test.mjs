@@ -69,9 +69,15 @@ function meanAbsDiff(a, b) {
 test('dreams a photo on WebGPU, offers a PNG with its recipe, and agrees with the CLI', { timeout: LONG }, async () => {
   const { page, context, foreign } = await open(RECIPE);
   assert.equal(await page.evaluate(() => document.body.dataset.backend), 'gpu');
+  assert.equal(await page.isVisible('#download'), false, 'nothing to download yet');
   const started = Date.now();
   await page.setInputFiles('#file', PHOTO);
   await state(page, 'done');
+  // The dream shows, not the photo, until "Show the original" swaps them.
+  assert.deepEqual([await page.isVisible('#canvas'), await page.isVisible('#original')], [true, false]);
+  await page.check('#compare');
+  assert.deepEqual([await page.isVisible('#canvas'), await page.isVisible('#original')], [false, true]);
+  await page.uncheck('#compare');
   console.log(`dream of 96x72, 2 octaves x 2 steps: ${Date.now() - started} ms`);
   assert.match(await page.textContent('#progress-text'), /Done/);
 

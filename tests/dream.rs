@@ -137,12 +137,14 @@ fn each_tile_of_the_gradient_is_that_tile_s_own_gradient() {
         &model,
         &image,
         &objective,
+        [0, 0],
         80,
         min,
         &Limits::PORTABLE,
         &mut rng,
     )
-    .unwrap();
+    .unwrap()
+    .grad;
     for row in &rows {
         for col in &cols {
             let region = [0..1, 0..3, row.clone(), col.clone()];
@@ -162,6 +164,54 @@ fn each_tile_of_the_gradient_is_that_tile_s_own_gradient() {
                 "tile {row:?}x{col:?}: off by {worst} (scale {scale})"
             );
         }
+    }
+}
+
+#[test]
+fn tiles_read_from_the_unrolled_image_match_the_rolled_image() {
+    // The step reads each tile of the rolled image straight from the image; that must equal
+    // rolling the whole image, taking its tiled gradient and rolling that back.
+    let (model, device) = cpu();
+    let photo = common::crop("coffee.png", 50, 100, 150, 190);
+    let image = image_io::to_tensor(&photo, &device);
+    let objective = Objective::Layer("inception_3a/output".parse().unwrap());
+    let min = objective.deepest().min_input();
+    for shift in [[17, -29], [-140, 3]] {
+        let direct = tiles::gradient(
+            &model,
+            &image,
+            &objective,
+            shift,
+            64,
+            min,
+            &Limits::PORTABLE,
+            &mut Rng::new(4),
+        )
+        .unwrap()
+        .grad;
+        let via_roll = tiles::gradient(
+            &model,
+            &image.clone().roll(&shift, &[2, 3]),
+            &objective,
+            [0, 0],
+            64,
+            min,
+            &Limits::PORTABLE,
+            &mut Rng::new(4),
+        )
+        .unwrap()
+        .grad
+        .roll(&[-shift[0], -shift[1]], &[2, 3]);
+        let (a, b) = (common::read(direct), common::read(via_roll));
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            scale > 0.0 && worst <= 1e-6 * scale,
+            "{shift:?}: off by {worst} (scale {scale})"
+        );
     }
 }
 

@@ -105,63 +105,158 @@ fn tile_objective(acts: Vec<Tensor<4>>, objective: &Objective, share: f32) -> Te
     }
 }
 
-/// Gradient of `objective` with respect to `image` ([1, 3, H, W]), assembled from tiles of at
-/// most `tile` px; tiles of one shape run together, as many at once as `limits` allow. `min` is
-/// the smallest tile side that reaches the objective's layer.
+/// A step's gradient, and the sum of its absolute values (for the step size).
+pub struct Gradient {
+    /// [1, 3, H, W], in the image's own coordinates.
+    pub grad: Tensor<4>,
+    /// Sum of |grad| as [1, 1, 1, 1], added up tile by tile: no full-size temporary, and no
+    /// precision lost to one flat sum over millions of values.
+    pub abs_sum: Tensor<4>,
+}
+
+/// Sum of |g| as [1, 1, 1, 1], row by row, then over rows and channels: one flat sum over a
+/// big image loses precision on some backends.
+fn abs_sum(g: Tensor<4>) -> Tensor<4> {
+    g.abs().sum_dim(3).sum_dim(2).sum_dim(1).sum_dim(0)
+}
+
+/// The pieces of `0..len` that a span of an image rolled by `shift` (numpy's `roll`: the
+/// value at `i` moves to `i + shift`) reads, in order: one range, or two where it wraps.
+fn unrolled(span: &Range<usize>, shift: i64, len: usize) -> Vec<Range<usize>> {
+    let start = (span.start as i64 - shift).rem_euclid(len as i64) as usize;
+    let end = start + span.len();
+    if end <= len {
+        vec![start..end]
+    } else {
+        vec![start..len, 0..end - len]
+    }
+}
+
+/// Gradient of `objective` with respect to `image` ([1, 3, H, W]) rolled by `shift` (rows,
+/// columns), rolled back: tiles are laid over the rolled image, so the roll moves where tile
+/// borders fall, but each tile is read straight from `image` (in two or four pieces where it
+/// wraps) and its gradient written straight back, so neither a rolled copy of the image nor of
+/// the gradient is ever made. Tiles are at most `tile` px; tiles of one shape run together, as
+/// many at once as `limits` allow. `min` is the smallest tile side that reaches the objective's
+/// layer.
+#[allow(clippy::too_many_arguments)]
 pub fn gradient(
     model: &GoogLeNet,
     image: &Tensor<4>,
     objective: &Objective,
+    shift: [i64; 2],
     tile: usize,
     min: usize,
     limits: &Limits,
     rng: &mut Rng,
-) -> Result<Tensor<4>, Error> {
+) -> Result<Gradient, Error> {
     let [_, _, h, w] = image.dims();
     let rows = spans(h, tile, min, rng);
     let cols = spans(w, tile, min, rng);
     let blobs = objective.blobs();
-    let regions: Vec<(Range<usize>, Range<usize>)> = rows
+    // Each region as the pieces of the image it reads: (rows, columns), each one or two ranges.
+    let regions: Vec<(Vec<Range<usize>>, Vec<Range<usize>>)> = rows
         .iter()
-        .flat_map(|r| cols.iter().map(move |c| (r.clone(), c.clone())))
+        .flat_map(|r| {
+            cols.iter()
+                .map(move |c| (unrolled(r, shift[0], h), unrolled(c, shift[1], w)))
+        })
         .collect();
+    let shape_of = |(r, c): &(Vec<Range<usize>>, Vec<Range<usize>>)| {
+        [
+            r.iter().map(Range::len).sum(),
+            c.iter().map(Range::len).sum(),
+        ]
+    };
     let mut by_shape: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
-    for (i, (r, c)) in regions.iter().enumerate() {
-        by_shape.entry([r.len(), c.len()]).or_default().push(i);
+    for (i, region) in regions.iter().enumerate() {
+        by_shape.entry(shape_of(region)).or_default().push(i);
     }
-    let mut grads: Vec<Option<Tensor<4>>> = vec![None; regions.len()];
+    let mut grad = Tensor::<4>::zeros([1, 3, h, w], &image.device());
+    let mut sum: Option<Tensor<4>> = None;
     for (shape, members) in by_shape {
         let share = (shape[0] * shape[1]) as f32 / (h * w) as f32;
         for group in members.chunks(batch(shape, objective.deepest(), limits)) {
-            let inputs = group
-                .iter()
-                .map(|&i| {
-                    let (r, c) = regions[i].clone();
-                    image.clone().slice([0..1, 0..3, r, c])
-                })
-                .collect();
+            let inputs = group.iter().map(|&i| gather(image, &regions[i])).collect();
             let input = Tensor::cat(inputs, 0).autodiff().require_grad();
             let acts = model.forward(input.clone(), &blobs)?;
             let backward = tile_objective(acts, objective, share).backward();
-            let grad = input.grad(&backward).ok_or_else(|| {
+            let tile_grads = input.grad(&backward).ok_or_else(|| {
                 Error::Device("the backward pass produced no input gradient".into())
             })?;
+            let group_sum = abs_sum(tile_grads.clone());
+            sum = Some(sum.map_or(group_sum.clone(), |s| s + group_sum));
             for (k, &i) in group.iter().enumerate() {
-                grads[i] = Some(grad.clone().narrow(0, k, 1));
+                grad = scatter(grad, tile_grads.clone().narrow(0, k, 1), &regions[i]);
             }
         }
     }
-    let mut grads = grads.into_iter().map(|g| g.expect("every tile ran"));
-    let grad_rows = rows
-        .iter()
-        .map(|_| Tensor::cat(grads.by_ref().take(cols.len()).collect(), 3))
-        .collect();
-    Ok(Tensor::cat(grad_rows, 2))
+    Ok(Gradient {
+        grad,
+        abs_sum: sum.expect("at least one tile"),
+    })
+}
+
+/// A tile made of the image's `pieces` (row ranges × column ranges), in order.
+fn gather(image: &Tensor<4>, (rows, cols): &(Vec<Range<usize>>, Vec<Range<usize>>)) -> Tensor<4> {
+    let row = |r: &Range<usize>| {
+        let parts: Vec<Tensor<4>> = cols
+            .iter()
+            .map(|c| image.clone().slice([0..1, 0..3, r.clone(), c.clone()]))
+            .collect();
+        if parts.len() == 1 {
+            parts.into_iter().next().unwrap()
+        } else {
+            Tensor::cat(parts, 3)
+        }
+    };
+    let parts: Vec<Tensor<4>> = rows.iter().map(row).collect();
+    if parts.len() == 1 {
+        parts.into_iter().next().expect("one piece")
+    } else {
+        Tensor::cat(parts, 2)
+    }
+}
+
+/// Writes a tile's gradient back into `grad` at the image's `pieces`, the inverse of [`gather`].
+fn scatter(
+    mut grad: Tensor<4>,
+    tile: Tensor<4>,
+    (rows, cols): &(Vec<Range<usize>>, Vec<Range<usize>>),
+) -> Tensor<4> {
+    let mut top = 0;
+    for r in rows {
+        let mut left = 0;
+        for c in cols {
+            let part = tile
+                .clone()
+                .slice([0..1, 0..3, top..top + r.len(), left..left + c.len()]);
+            grad = grad.slice_assign([0..1, 0..3, r.clone(), c.clone()], part);
+            left += c.len();
+        }
+        top += r.len();
+    }
+    grad
 }
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::{Device, TensorData};
+
     use super::*;
+
+    #[test]
+    fn abs_sum_stays_exact_on_a_12_megapixel_gradient() {
+        let (h, w) = (3000, 4000);
+        // Values with a known sum: |v| cycles through 0.1, 0.2, ... 1.0.
+        let values: Vec<f32> = (0..3 * h * w)
+            .map(|i| ((i % 10) as f32 + 1.0) / 10.0 * if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let exact: f64 = values.iter().map(|v| v.abs() as f64).sum::<f64>();
+        let g = Tensor::<4>::from_data(TensorData::new(values, [1, 3, h, w]), &Device::flex());
+        let got = abs_sum(g).into_data().try_to_vec::<f32>().unwrap()[0] as f64;
+        assert!((got - exact).abs() / exact < 1e-5, "{got} vs {exact}");
+    }
 
     #[test]
     fn spans_cover_without_gaps_and_respect_bounds() {
@@ -233,6 +328,15 @@ mod tests {
             pass_budget: 1 << 40,
         };
         assert_eq!(batch([128, 128], deep, &roomy), MAX_BATCH);
+    }
+
+    #[test]
+    fn rolled_spans_read_one_or_two_pieces() {
+        assert_eq!(unrolled(&(0..10), 0, 100), vec![0..10]);
+        assert_eq!(unrolled(&(0..10), 3, 100), vec![97..100, 0..7]);
+        assert_eq!(unrolled(&(95..100), -3, 100), vec![98..100, 0..3]);
+        assert_eq!(unrolled(&(20..30), 5, 100), vec![15..25]);
+        assert_eq!(unrolled(&(0..100), 40, 100), vec![60..100, 0..60]);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
 
@@ -51,32 +51,90 @@ pub struct Inception {
     conv_5x5_reduce: Conv2d,
     conv_5x5: Conv2d,
     pool_proj: Conv2d,
+    /// `conv_1x1`, `conv_3x3_reduce` and `conv_5x5_reduce` stacked into one convolution: they
+    /// read the same input, so one wider matrix product replaces three narrow ones (and one
+    /// backward pass three). Rebuilt from the three after loading.
+    #[module(skip)]
+    merged: Merged1x1,
+}
+
+/// Three 1×1 convolutions of one input as one, output channels in branch order.
+#[derive(Debug, Clone)]
+struct Merged1x1 {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    /// Output channels of each branch: 1x1, 3x3_reduce, 5x5_reduce.
+    widths: [usize; 3],
+}
+
+impl Merged1x1 {
+    fn new(convs: [&Conv2d; 3]) -> Self {
+        let weight = Tensor::cat(convs.iter().map(|c| c.weight.val()).collect(), 0);
+        let bias = Tensor::cat(
+            convs
+                .iter()
+                .map(|c| {
+                    c.bias
+                        .as_ref()
+                        .expect("GoogLeNet's convolutions have biases")
+                        .val()
+                })
+                .collect(),
+            0,
+        );
+        Self {
+            weight,
+            bias,
+            widths: convs.map(|c| c.weight.dims()[0]),
+        }
+    }
+
+    /// The three branches' activations (after their ReLUs), as views of one result.
+    fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        let y = relu(conv2d(
+            x,
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ));
+        let [a, b, c] = self.widths;
+        [
+            y.clone().narrow(1, 0, a),
+            y.clone().narrow(1, a, b),
+            y.narrow(1, a + b, c),
+        ]
+    }
 }
 
 impl Inception {
     fn new(spec: &InceptionSpec, device: &Device) -> Self {
+        let conv_1x1 = conv(spec.input, spec.c1x1, 1, 1, 0, device);
+        let conv_3x3_reduce = conv(spec.input, spec.c3x3_reduce, 1, 1, 0, device);
+        let conv_5x5_reduce = conv(spec.input, spec.c5x5_reduce, 1, 1, 0, device);
         Self {
-            conv_1x1: conv(spec.input, spec.c1x1, 1, 1, 0, device),
-            conv_3x3_reduce: conv(spec.input, spec.c3x3_reduce, 1, 1, 0, device),
+            merged: Merged1x1::new([&conv_1x1, &conv_3x3_reduce, &conv_5x5_reduce]),
+            conv_1x1,
+            conv_3x3_reduce,
             conv_3x3: conv(spec.c3x3_reduce, spec.c3x3, 3, 1, 1, device),
-            conv_5x5_reduce: conv(spec.input, spec.c5x5_reduce, 1, 1, 0, device),
+            conv_5x5_reduce,
             conv_5x5: conv(spec.c5x5_reduce, spec.c5x5, 5, 1, 2, device),
             pool_proj: conv(spec.input, spec.pool_proj, 1, 1, 0, device),
         }
     }
 
+    /// Stacks the 1×1 convolutions again, after their weights changed (loading).
+    fn merge(&mut self) {
+        self.merged =
+            Merged1x1::new([&self.conv_1x1, &self.conv_3x3_reduce, &self.conv_5x5_reduce]);
+    }
+
     fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
         let at = |part| Blob::Inception { module, part };
-        let b1 = rec.keep(at(Part::Conv1x1), conv_relu(&self.conv_1x1, x.clone()))?;
-        let r3 = rec.keep(
-            at(Part::Reduce3x3),
-            conv_relu(&self.conv_3x3_reduce, x.clone()),
-        )?;
+        let [b1, r3, r5] = self.merged.forward(x.clone());
+        let b1 = rec.keep(at(Part::Conv1x1), b1)?;
+        let r3 = rec.keep(at(Part::Reduce3x3), r3)?;
         let b3 = rec.keep(at(Part::Conv3x3), conv_relu(&self.conv_3x3, r3))?;
-        let r5 = rec.keep(
-            at(Part::Reduce5x5),
-            conv_relu(&self.conv_5x5_reduce, x.clone()),
-        )?;
+        let r5 = rec.keep(at(Part::Reduce5x5), r5)?;
         let b5 = rec.keep(at(Part::Conv5x5), conv_relu(&self.conv_5x5, r5))?;
         let pooled = rec.keep(at(Part::Pool), caffe_max_pool(x, 3, 1, 1))?;
         let bp = rec.keep(at(Part::PoolProj), conv_relu(&self.pool_proj, pooled))?;
@@ -123,6 +181,23 @@ impl GoogLeNet {
             classifier: LinearConfig::new(INCEPTIONS[8].output(), CLASSES)
                 .with_initializer(Initializer::Zeros)
                 .init(device),
+        }
+    }
+
+    /// Rebuilds what is derived from the weights (the merged 1×1 convolutions) after loading.
+    pub(crate) fn weights_changed(&mut self) {
+        for inception in [
+            &mut self.inception_3a,
+            &mut self.inception_3b,
+            &mut self.inception_4a,
+            &mut self.inception_4b,
+            &mut self.inception_4c,
+            &mut self.inception_4d,
+            &mut self.inception_4e,
+            &mut self.inception_5a,
+            &mut self.inception_5b,
+        ] {
+            inception.merge();
         }
     }
 
@@ -265,4 +340,44 @@ fn lrn(x: Tensor<4>) -> Tensor<4> {
     x / (window_mean * LRN_ALPHA)
         .add_scalar(1.0)
         .powf_scalar(LRN_BETA)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backward_pass_computes_no_weight_gradients() {
+        // DeepDream needs the gradient to the image only: a weight gradient would be a second
+        // convolution per layer for nothing.
+        let device = Device::flex();
+        let model = GoogLeNet::new(&device);
+        let blob = Blob::Inception {
+            module: 0,
+            part: Part::Output,
+        };
+        let side = blob.min_input();
+        let input = Tensor::<4>::ones([1, 3, side, side], &device)
+            .autodiff()
+            .require_grad();
+        let out = model.forward(input.clone(), &[blob]).unwrap();
+        let grads = out[0].clone().square().sum().backward();
+        assert!(input.grad(&grads).is_some());
+        let m = &model.inception_3a;
+        let weights = [
+            model.conv1.weight.val(),
+            model.conv2.weight.val(),
+            m.conv_3x3.weight.val(),
+            m.conv_5x5.weight.val(),
+            m.pool_proj.weight.val(),
+            m.merged.weight.clone(),
+        ];
+        for w in weights {
+            assert!(w.grad(&grads).is_none(), "a weight got a gradient");
+        }
+        assert!(
+            m.merged.bias.grad(&grads).is_none(),
+            "a bias got a gradient"
+        );
+    }
 }

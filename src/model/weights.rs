@@ -36,6 +36,7 @@ impl GoogLeNet {
         if !result.errors.is_empty() || !result.missing.is_empty() {
             return Err(Error::Weights(format!("{result}")));
         }
+        model.weights_changed();
         Ok((model, labels))
     }
 }

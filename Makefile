@@ -10,12 +10,12 @@ WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
 WASM_OUT := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/deepdream.wasm
 # The features rustc enables by default for wasm32-unknown-unknown, so wasm-opt keeps them.
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int \
-	--enable-multivalue --enable-reference-types
+	--enable-multivalue --enable-reference-types --enable-simd
 PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-big bench-web clean
+.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-big bench-web bench-peers clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -92,6 +92,13 @@ bench-big: setup weights
 ## bench-web: bundle sizes on the wire, page load time and ms per step in headless Chromium
 bench-web: wasm weights
 	node tests/web/bench.mjs
+
+## bench-peers: ours against PyTorch (CPU) and TensorFlow.js (webgpu, wasm) on this machine, one table.
+## Installs the peers first (a PyTorch venv of ~5 GB under ~/.cache/deepdream/peers, TF.js from npm).
+bench-peers: cli wasm weights
+	bash bench/peers/setup.sh
+	npm ci --prefix bench/peers --no-audit --no-fund --silent
+	python3 bench/peers/table.py $(PEERS_ARGS)
 
 clean:
 	rm -rf $(WEIGHTS) weights/*.sha256 www/pkg .setup-native.stamp .setup-web.stamp

@@ -123,11 +123,15 @@ enum Command {
         #[command(flatten)]
         engine: Engine,
     },
-    /// Median time of one gradient step at 224, 512 and 1024 px, and of the canonical preset at 512 px
+    /// Median time of one gradient step at each size (224, 512 and 1024 px unless told), and of the canonical preset at 512 px
     Bench {
         /// Timed repetitions per size (after one warm-up)
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Square sizes to time one gradient step at, in pixels
+        #[arg(long, value_delimiter = ',', default_value = "224,512,1024",
+              value_parser = clap::value_parser!(u32).range(64..=4096))]
+        sizes: Vec<u32>,
         /// Instead, time one canonical dream of a photo this big (e.g. 4000x3000) and report
         /// its peak memory
         #[arg(long, value_name = "WxH")]
@@ -336,7 +340,7 @@ fn time(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Durati
     Ok(median(times))
 }
 
-fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
+fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
     let runs = runs.max(1);
     let Loaded {
         model,
@@ -348,7 +352,7 @@ fn bench(runs: usize, engine: &Engine) -> Result<(), String> {
     let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
     println!("backend\t{backend}");
     println!("what\tsize\tmedian_ms\truns");
-    for side in [224u32, 512, 1024] {
+    for &side in sizes {
         let rgb = image::imageops::resize(
             &photo.rgb,
             side,
@@ -475,7 +479,12 @@ fn run(cli: Cli) -> Result<(), String> {
             engine,
             ..
         } => bench_dream(&size, &engine),
-        Command::Bench { runs, engine, .. } => bench(runs, &engine),
+        Command::Bench {
+            runs,
+            sizes,
+            engine,
+            ..
+        } => bench(runs, &sizes, &engine),
         Command::Layers => {
             layers();
             Ok(())

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up the Python venv for the PyTorch peer of `deepdream bench` (bench/peers/torch_peer.py):
+#   ${DEEPDREAM_CACHE:-~/.cache/deepdream}/peers/venv, with the packages in requirements.txt.
+# Idempotent: when the venv already holds this requirements.txt and imports, it prints nothing.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${DEEPDREAM_CACHE:-$HOME/.cache/deepdream}/peers/venv"
+req="$here/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] &&
+  "$venv/bin/python" -c 'import torch, numpy, PIL' 2>/dev/null; then
+  exit 0
+fi
+
+echo "setting up $venv (torch from PyPI comes with its CUDA libraries: a few GB)" >&2
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+# The peer needs a convolution's gradient on the CPU; check that before stamping the venv.
+"$venv/bin/python" -c '
+import torch
+x = torch.ones(1, 1, 8, 8, requires_grad=True)
+torch.nn.functional.conv2d(x, torch.ones(1, 1, 3, 3)).sum().backward()
+assert x.grad.sum().item() > 0
+'
+echo "$want" >"$stamp"
+echo "ready: $venv/bin/python bench/peers/torch_peer.py" >&2

@@ -120,13 +120,18 @@ fn abs_sum(g: Tensor<4>) -> Tensor<4> {
     g.abs().sum_dim(3).sum_dim(2).sum_dim(1).sum_dim(0)
 }
 
+/// Ranges of one axis of the image, read in order as one span of a tile.
+type Pieces = Vec<Range<usize>>;
+/// A tile as the image's pieces it reads: (rows, columns).
+type Region = (Pieces, Pieces);
+
 /// The pieces of `0..len` that a span of an image rolled by `shift` (numpy's `roll`: the
 /// value at `i` moves to `i + shift`) reads, in order: one range, or two where it wraps.
-fn unrolled(span: &Range<usize>, shift: i64, len: usize) -> Vec<Range<usize>> {
+fn unrolled(span: &Range<usize>, shift: i64, len: usize) -> Pieces {
     let start = (span.start as i64 - shift).rem_euclid(len as i64) as usize;
     let end = start + span.len();
     if end <= len {
-        vec![start..end]
+        std::iter::once(start..end).collect()
     } else {
         vec![start..len, 0..end - len]
     }
@@ -155,14 +160,14 @@ pub fn gradient(
     let cols = spans(w, tile, min, rng);
     let blobs = objective.blobs();
     // Each region as the pieces of the image it reads: (rows, columns), each one or two ranges.
-    let regions: Vec<(Vec<Range<usize>>, Vec<Range<usize>>)> = rows
+    let regions: Vec<Region> = rows
         .iter()
         .flat_map(|r| {
             cols.iter()
                 .map(move |c| (unrolled(r, shift[0], h), unrolled(c, shift[1], w)))
         })
         .collect();
-    let shape_of = |(r, c): &(Vec<Range<usize>>, Vec<Range<usize>>)| {
+    let shape_of = |(r, c): &Region| {
         [
             r.iter().map(Range::len).sum(),
             c.iter().map(Range::len).sum(),
@@ -198,7 +203,7 @@ pub fn gradient(
 }
 
 /// A tile made of the image's `pieces` (row ranges × column ranges), in order.
-fn gather(image: &Tensor<4>, (rows, cols): &(Vec<Range<usize>>, Vec<Range<usize>>)) -> Tensor<4> {
+fn gather(image: &Tensor<4>, (rows, cols): &Region) -> Tensor<4> {
     let row = |r: &Range<usize>| {
         let parts: Vec<Tensor<4>> = cols
             .iter()
@@ -219,11 +224,7 @@ fn gather(image: &Tensor<4>, (rows, cols): &(Vec<Range<usize>>, Vec<Range<usize>
 }
 
 /// Writes a tile's gradient back into `grad` at the image's `pieces`, the inverse of [`gather`].
-fn scatter(
-    mut grad: Tensor<4>,
-    tile: Tensor<4>,
-    (rows, cols): &(Vec<Range<usize>>, Vec<Range<usize>>),
-) -> Tensor<4> {
+fn scatter(mut grad: Tensor<4>, tile: Tensor<4>, (rows, cols): &Region) -> Tensor<4> {
     let mut top = 0;
     for r in rows {
         let mut left = 0;

@@ -5,7 +5,8 @@ use burn::tensor::wgpu::wgpu;
 
 /// Memory one gradient pass may take on a GPU. Neither WebGPU nor wgpu says how much memory a
 /// GPU has, so this is a budget that an integrated GPU or a phone can hold next to the browser
-/// and the full-size image buffers (a 12 MP photo needs about a dozen of 144 MB each).
+/// and the full-size image buffers (144 MB each for a 12 MP photo: the image, its gradient and
+/// the details still to re-inject).
 pub const GPU_PASS_BUDGET: u64 = 512 << 20;
 /// Memory one gradient pass may take on the CPU: a wasm instance has 4 GiB for everything.
 pub const CPU_PASS_BUDGET: u64 = 512 << 20;

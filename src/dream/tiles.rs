@@ -205,21 +205,20 @@ pub fn gradient(
 /// A tile made of the image's `pieces` (row ranges × column ranges), in order.
 fn gather(image: &Tensor<4>, (rows, cols): &Region) -> Tensor<4> {
     let row = |r: &Range<usize>| {
-        let parts: Vec<Tensor<4>> = cols
+        let parts = cols
             .iter()
-            .map(|c| image.clone().slice([0..1, 0..3, r.clone(), c.clone()]))
-            .collect();
-        if parts.len() == 1 {
-            parts.into_iter().next().unwrap()
-        } else {
-            Tensor::cat(parts, 3)
-        }
+            .map(|c| image.clone().slice([0..1, 0..3, r.clone(), c.clone()]));
+        join(parts.collect(), 3)
     };
-    let parts: Vec<Tensor<4>> = rows.iter().map(row).collect();
+    join(rows.iter().map(row).collect(), 2)
+}
+
+/// `parts` concatenated along `dim`; a single part as it is, with no copy.
+fn join(mut parts: Vec<Tensor<4>>, dim: usize) -> Tensor<4> {
     if parts.len() == 1 {
-        parts.into_iter().next().expect("one piece")
+        parts.pop().expect("one part")
     } else {
-        Tensor::cat(parts, 2)
+        Tensor::cat(parts, dim)
     }
 }
 

@@ -159,30 +159,29 @@ pub fn gradient(
     let rows = spans(h, tile, min, rng);
     let cols = spans(w, tile, min, rng);
     let blobs = objective.blobs();
-    // Each region as the pieces of the image it reads: (rows, columns), each one or two ranges.
-    let regions: Vec<Region> = rows
+    // Each tile's shape, and the pieces of the image it reads: one or two ranges per axis.
+    let regions: Vec<([usize; 2], Region)> = rows
         .iter()
         .flat_map(|r| {
-            cols.iter()
-                .map(move |c| (unrolled(r, shift[0], h), unrolled(c, shift[1], w)))
+            cols.iter().map(move |c| {
+                let pieces = (unrolled(r, shift[0], h), unrolled(c, shift[1], w));
+                ([r.len(), c.len()], pieces)
+            })
         })
         .collect();
-    let shape_of = |(r, c): &Region| {
-        [
-            r.iter().map(Range::len).sum(),
-            c.iter().map(Range::len).sum(),
-        ]
-    };
     let mut by_shape: BTreeMap<[usize; 2], Vec<usize>> = BTreeMap::new();
-    for (i, region) in regions.iter().enumerate() {
-        by_shape.entry(shape_of(region)).or_default().push(i);
+    for (i, (shape, _)) in regions.iter().enumerate() {
+        by_shape.entry(*shape).or_default().push(i);
     }
     let mut grad = Tensor::<4>::zeros([1, 3, h, w], &image.device());
     let mut sum: Option<Tensor<4>> = None;
     for (shape, members) in by_shape {
         let share = (shape[0] * shape[1]) as f32 / (h * w) as f32;
         for group in members.chunks(batch(shape, objective.deepest(), limits)) {
-            let inputs = group.iter().map(|&i| gather(image, &regions[i])).collect();
+            let inputs = group
+                .iter()
+                .map(|&i| gather(image, &regions[i].1))
+                .collect();
             let input = Tensor::cat(inputs, 0).autodiff().require_grad();
             let acts = model.forward(input.clone(), &blobs)?;
             let backward = tile_objective(acts, objective, share).backward();
@@ -190,9 +189,12 @@ pub fn gradient(
                 Error::Device("the backward pass produced no input gradient".into())
             })?;
             let group_sum = abs_sum(tile_grads.clone());
-            sum = Some(sum.map_or(group_sum.clone(), |s| s + group_sum));
+            sum = Some(match sum {
+                Some(s) => s + group_sum,
+                None => group_sum,
+            });
             for (k, &i) in group.iter().enumerate() {
-                grad = scatter(grad, tile_grads.clone().narrow(0, k, 1), &regions[i]);
+                grad = scatter(grad, tile_grads.clone().narrow(0, k, 1), &regions[i].1);
             }
         }
     }

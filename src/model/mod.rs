@@ -1,23 +1,25 @@
 //! GoogLeNet (InceptionV1) with Caffe's exact semantics, able to stop at any named blob.
 
 mod blob;
+mod conv;
 mod footprint;
 mod weights;
 
 pub use blob::{Blob, Part};
+pub use conv::ConvPath;
 pub use footprint::{Footprint, footprint};
 pub use weights::Labels;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
 
 use crate::Error;
+use conv::Conv;
 
 /// Caffe's BVLC mean, in the network's BGR channel order.
 const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
@@ -33,24 +35,19 @@ fn conv(
     stride: usize,
     pad: usize,
     device: &Device,
-) -> Conv2d {
-    // Zeros: every value is overwritten by the weights file, so random init would be wasted work.
-    Conv2dConfig::new([input, out], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .with_initializer(Initializer::Zeros)
-        .init(device)
+) -> Conv {
+    Conv::new([input, out], kernel, stride, pad, device)
 }
 
 /// One inception module; field names are the weights file's keys.
 #[derive(Module, Debug)]
 pub struct Inception {
-    conv_1x1: Conv2d,
-    conv_3x3_reduce: Conv2d,
-    conv_3x3: Conv2d,
-    conv_5x5_reduce: Conv2d,
-    conv_5x5: Conv2d,
-    pool_proj: Conv2d,
+    conv_1x1: Conv,
+    conv_3x3_reduce: Conv,
+    conv_3x3: Conv,
+    conv_5x5_reduce: Conv,
+    conv_5x5: Conv,
+    pool_proj: Conv,
     /// `conv_1x1`, `conv_3x3_reduce` and `conv_5x5_reduce` stacked into one convolution: they
     /// read the same input, so one wider matrix product replaces three narrow ones (and one
     /// backward pass three). Rebuilt from the three after loading.
@@ -61,42 +58,26 @@ pub struct Inception {
 /// Three 1×1 convolutions of one input as one, output channels in branch order.
 #[derive(Debug, Clone)]
 struct Merged1x1 {
-    weight: Tensor<4>,
-    bias: Tensor<1>,
+    conv: Conv,
     /// Output channels of each branch: 1x1, 3x3_reduce, 5x5_reduce.
     widths: [usize; 3],
 }
 
 impl Merged1x1 {
-    fn new(convs: [&Conv2d; 3]) -> Self {
+    fn new(convs: [&Conv; 3], path: ConvPath) -> Self {
         let weight = Tensor::cat(convs.iter().map(|c| c.weight.val()).collect(), 0);
-        let bias = Tensor::cat(
-            convs
-                .iter()
-                .map(|c| {
-                    c.bias
-                        .as_ref()
-                        .expect("GoogLeNet's convolutions have biases")
-                        .val()
-                })
-                .collect(),
-            0,
-        );
+        let bias = Tensor::cat(convs.iter().map(|c| c.bias.val()).collect(), 0);
+        let mut conv = Conv::from_tensors(weight, bias, 1, 0);
+        conv.prepare(path);
         Self {
-            weight,
-            bias,
-            widths: convs.map(|c| c.weight.dims()[0]),
+            conv,
+            widths: convs.map(|c| c.out_channels()),
         }
     }
 
     /// The three branches' activations (after their ReLUs), as views of one result.
     fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let y = relu(conv2d(
-            x,
-            self.weight.clone(),
-            Some(self.bias.clone()),
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ));
+        let y = relu(self.conv.forward(x));
         let [a, b, c] = self.widths;
         [
             y.clone().narrow(1, 0, a),
@@ -112,7 +93,10 @@ impl Inception {
         let conv_3x3_reduce = conv(spec.input, spec.c3x3_reduce, 1, 1, 0, device);
         let conv_5x5_reduce = conv(spec.input, spec.c5x5_reduce, 1, 1, 0, device);
         Self {
-            merged: Merged1x1::new([&conv_1x1, &conv_3x3_reduce, &conv_5x5_reduce]),
+            merged: Merged1x1::new(
+                [&conv_1x1, &conv_3x3_reduce, &conv_5x5_reduce],
+                ConvPath::Direct,
+            ),
             conv_1x1,
             conv_3x3_reduce,
             conv_3x3: conv(spec.c3x3_reduce, spec.c3x3, 3, 1, 1, device),
@@ -122,10 +106,16 @@ impl Inception {
         }
     }
 
-    /// Stacks the 1×1 convolutions again, after their weights changed (loading).
-    fn merge(&mut self) {
-        self.merged =
-            Merged1x1::new([&self.conv_1x1, &self.conv_3x3_reduce, &self.conv_5x5_reduce]);
+    /// Stacks the 1×1 convolutions again and lays every weight out for `path`, after the
+    /// weights changed (loading).
+    fn prepare(&mut self, path: ConvPath) {
+        self.merged = Merged1x1::new(
+            [&self.conv_1x1, &self.conv_3x3_reduce, &self.conv_5x5_reduce],
+            path,
+        );
+        for conv in [&mut self.conv_3x3, &mut self.conv_5x5, &mut self.pool_proj] {
+            conv.prepare(path);
+        }
     }
 
     fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
@@ -146,9 +136,9 @@ impl Inception {
 /// preprocessing (BGR, mean subtraction) inside, so callers never repeat it.
 #[derive(Module, Debug)]
 pub struct GoogLeNet {
-    conv1: Conv2d,
-    conv2_reduce: Conv2d,
-    conv2: Conv2d,
+    conv1: Conv,
+    conv2_reduce: Conv,
+    conv2: Conv,
     inception_3a: Inception,
     inception_3b: Inception,
     inception_4a: Inception,
@@ -184,8 +174,12 @@ impl GoogLeNet {
         }
     }
 
-    /// Rebuilds what is derived from the weights (the merged 1×1 convolutions) after loading.
-    pub(crate) fn weights_changed(&mut self) {
+    /// Rebuilds what is derived from the weights (the merged 1×1 convolutions, the matrices of
+    /// the GEMM path) after loading, for convolutions that run as `path`.
+    pub(crate) fn weights_changed(&mut self, path: ConvPath) {
+        for conv in [&mut self.conv1, &mut self.conv2_reduce, &mut self.conv2] {
+            conv.prepare(path);
+        }
         for inception in [
             &mut self.inception_3a,
             &mut self.inception_3b,
@@ -197,7 +191,7 @@ impl GoogLeNet {
             &mut self.inception_5a,
             &mut self.inception_5b,
         ] {
-            inception.merge();
+            inception.prepare(path);
         }
     }
 
@@ -309,7 +303,7 @@ impl Recorder {
 }
 
 /// Every convolution in GoogLeNet is followed by a ReLU (in place in Caffe, so the blob holds it).
-fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+fn conv_relu(conv: &Conv, x: Tensor<4>) -> Tensor<4> {
     relu(conv.forward(x))
 }
 
@@ -351,33 +345,36 @@ mod tests {
         // DeepDream needs the gradient to the image only: a weight gradient would be a second
         // convolution per layer for nothing.
         let device = Device::flex();
-        let model = GoogLeNet::new(&device);
-        let blob = Blob::Inception {
-            module: 0,
-            part: Part::Output,
-        };
-        let side = blob.min_input();
-        let input = Tensor::<4>::ones([1, 3, side, side], &device)
-            .autodiff()
-            .require_grad();
-        let out = model.forward(input.clone(), &[blob]).unwrap();
-        let grads = out[0].clone().square().sum().backward();
-        assert!(input.grad(&grads).is_some());
-        let m = &model.inception_3a;
-        let weights = [
-            model.conv1.weight.val(),
-            model.conv2.weight.val(),
-            m.conv_3x3.weight.val(),
-            m.conv_5x5.weight.val(),
-            m.pool_proj.weight.val(),
-            m.merged.weight.clone(),
-        ];
-        for w in weights {
-            assert!(w.grad(&grads).is_none(), "a weight got a gradient");
+        for path in [ConvPath::Direct, ConvPath::Gemm] {
+            let mut model = GoogLeNet::new(&device);
+            model.weights_changed(path);
+            let blob = Blob::Inception {
+                module: 0,
+                part: Part::Output,
+            };
+            let side = blob.min_input();
+            let input = Tensor::<4>::ones([1, 3, side, side], &device)
+                .autodiff()
+                .require_grad();
+            let out = model.forward(input.clone(), &[blob]).unwrap();
+            let grads = out[0].clone().square().sum().backward();
+            assert!(input.grad(&grads).is_some());
+            let m = &model.inception_3a;
+            let weights = [
+                model.conv1.weight.val(),
+                model.conv2.weight.val(),
+                m.conv_3x3.weight.val(),
+                m.conv_5x5.weight.val(),
+                m.pool_proj.weight.val(),
+                m.merged.conv.weight.val(),
+            ];
+            for w in weights {
+                assert!(w.grad(&grads).is_none(), "a weight got a gradient");
+            }
+            assert!(
+                m.merged.conv.bias.val().grad(&grads).is_none(),
+                "a bias got a gradient"
+            );
         }
-        assert!(
-            m.merged.bias.grad(&grads).is_none(),
-            "a bias got a gradient"
-        );
     }
 }

@@ -5,7 +5,7 @@ use burn::tensor::{DType, Device};
 use deepdream_weights::{CLASSES, FORMAT, FORMAT_KEY, LABELS_KEY};
 use safetensors::SafeTensors;
 
-use super::GoogLeNet;
+use super::{ConvPath, GoogLeNet};
 use crate::Error;
 
 /// ImageNet class names in class-index order, shipped inside the weights file.
@@ -36,7 +36,7 @@ impl GoogLeNet {
         if !result.errors.is_empty() || !result.missing.is_empty() {
             return Err(Error::Weights(format!("{result}")));
         }
-        model.weights_changed();
+        model.weights_changed(ConvPath::for_device(device));
         Ok((model, labels))
     }
 }

@@ -3,26 +3,30 @@
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Slice, Tensor};
+use burn::tensor::{Device, Tensor};
 
-/// How a device's convolutions run, forward and back to the input.
+/// How a device's convolutions run, forward and back to the input. Chosen per backend by
+/// measurement (README, "Speed"): no one path wins on every backend here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvPath {
-    /// Burn's `conv2d`. Flex's is already a blocked matrix product; the im2col path measured
-    /// slower there (512², 2 threads: 563 vs 460 ms a step).
+    /// Burn's `conv2d`. Flex's is already a blocked matrix product (the GEMM path measured
+    /// 563 against 460 ms a step at 512²). Burn-cubecl's, without autotune, is a direct kernel
+    /// (one thread per output), and in Chromium on SwiftShader that beat its tiled matmul for
+    /// every kind of layer (a step at 224²: 5.4 s direct; 6.7 s with the 1×1 layers as
+    /// matmuls, 11.7 s with the 3×3 too, 12.9 s with every layer).
     Direct,
-    /// An im2col of plain tensor ops and one matrix product per layer. Without autotune
-    /// burn-cubecl runs every convolution, and its transpose for the gradient, on a direct
-    /// kernel (one thread per output, nothing shared), while its matmul is tiled; with autotune
-    /// WebGPU still gets the direct kernel for k×k. Measured on lavapipe, a step at 512² took
-    /// 4.4 s this way against 8.3 s on the direct kernel.
+    /// Each convolution as an im2col of plain tensor ops and one matrix product, so that both
+    /// the forward pass and the gradient to the input use burn-cubecl's tiled matmul instead
+    /// of its direct kernels. On native wgpu (lavapipe), a step at 512²: 8.3 s direct, 7.1 s
+    /// with the 1×1 layers as matmuls, 5.0 s with the 3×3 and 5×5, 4.2 s with conv1 too.
     Gemm,
 }
 
 impl ConvPath {
-    /// The faster path on `device`: direct on the CPU backend, matrix products on wgpu.
+    /// The faster measured path on `device`: matrix products on native wgpu, the direct
+    /// kernels on the CPU backend and on WebGPU in the browser.
     pub fn for_device(device: &Device) -> Self {
-        if *device == Device::flex() {
+        if *device == Device::flex() || cfg!(target_family = "wasm") {
             ConvPath::Direct
         } else {
             ConvPath::Gemm
@@ -81,14 +85,24 @@ impl Conv {
         self.matrix = match path {
             ConvPath::Direct => None,
             ConvPath::Gemm => {
-                let [o, c, kh, kw] = self.weight.dims();
+                let s = self.stride;
+                let mut weight = self.weight.val();
+                if s > 1 {
+                    // The kernel of the same convolution on the space-to-depth input: padded
+                    // with zeros to a multiple of the stride, each s×s block of it folded into
+                    // channels the way `space_to_depth` folds the image.
+                    let [o, c, k, _] = weight.dims();
+                    let folded = k.div_ceil(s);
+                    let extra = folded * s - k;
+                    weight = weight
+                        .pad((0, extra, 0, extra), 0.0)
+                        .reshape([o, c, folded, s, folded, s])
+                        .permute([0, 1, 3, 5, 2, 4])
+                        .reshape([o, c * s * s, folded, folded]);
+                }
+                let [o, c, kh, kw] = weight.dims();
                 // Column order kernel row, kernel column, channel: the order of im2col's patches.
-                Some(
-                    self.weight
-                        .val()
-                        .permute([0, 2, 3, 1])
-                        .reshape([1, o, kh * kw * c]),
-                )
+                Some(weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]))
             }
         };
     }
@@ -105,22 +119,46 @@ impl Conv {
             );
         };
         let [n, _, h, w] = x.dims();
-        let kernel = self.weight.dims()[2];
-        let [oh, ow] = [h, w].map(|side| (side + 2 * self.pad - kernel) / self.stride + 1);
-        let cols = im2col(x, kernel, self.stride, self.pad, [oh, ow]);
+        let (kernel, s, pad) = (self.weight.dims()[2], self.stride, self.pad);
+        let [oh, ow] = [h, w].map(|side| (side + 2 * pad - kernel) / s + 1);
+        let cols = if s == 1 {
+            im2col(x, kernel, pad, [oh, ow])
+        } else {
+            let folded = kernel.div_ceil(s);
+            let cells = [oh + folded - 1, ow + folded - 1];
+            im2col(space_to_depth(x, s, pad, cells), folded, 0, [oh, ow])
+        };
         let o = self.out_channels();
         (matrix.clone().matmul(cols) + self.bias.val().reshape([1, o, 1])).reshape([n, o, oh, ow])
     }
 }
 
-/// The patches a convolution reads, as [N, k·k·C, OH·OW]: for each kernel offset, the padded
-/// input's strided slice at that offset, all concatenated along the channels. Built from pads,
+/// `x` zero-padded by `pad` (top and left; bottom and right as far as `cells` need) and cut to
+/// `cells` blocks of s×s pixels, each block's pixels folded into channels: [N, C·s·s, cells].
+/// A stride-s convolution of `x` is a stride-1 convolution of this, so its im2col needs no
+/// strided slices (as strided slices, conv1 made a lavapipe step at 512² 4.4 s, not 4.2 s).
+fn space_to_depth(x: Tensor<4>, s: usize, pad: usize, cells: [usize; 2]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let [ch, cw] = cells;
+    let (bottom, right) = (
+        (s * ch).saturating_sub(h + pad),
+        (s * cw).saturating_sub(w + pad),
+    );
+    x.pad((pad, right, pad, bottom), 0.0)
+        .slice([0..n, 0..c, 0..s * ch, 0..s * cw])
+        .reshape([n, c, ch, s, cw, s])
+        .permute([0, 1, 3, 5, 2, 4])
+        .reshape([n, c * s * s, ch, cw])
+}
+
+/// The patches a stride-1 convolution reads, as [N, k·k·C, OH·OW]: for each kernel offset, the
+/// padded input's slice at that offset, all concatenated along the channels. Built from pads,
 /// slices and one concatenation, so the gradient back to `x` is theirs (slice writes and sums)
 /// and no convolution kernel runs; Burn's own `unfold4d` is a convolution with an identity
 /// kernel and would land on the direct kernel again.
-fn im2col(x: Tensor<4>, kernel: usize, stride: usize, pad: usize, out: [usize; 2]) -> Tensor<3> {
+fn im2col(x: Tensor<4>, kernel: usize, pad: usize, out: [usize; 2]) -> Tensor<3> {
     let [n, c, h, w] = x.dims();
-    if kernel == 1 && stride == 1 && pad == 0 {
+    if kernel == 1 && pad == 0 {
         return x.reshape([n, c, h * w]);
     }
     let padded = if pad > 0 {
@@ -128,20 +166,14 @@ fn im2col(x: Tensor<4>, kernel: usize, stride: usize, pad: usize, out: [usize; 2
     } else {
         x
     };
-    let span = |offset: usize, len: usize| Slice {
-        start: offset as isize,
-        end: Some((offset + stride * (len - 1) + 1) as isize),
-        step: stride as isize,
-    };
     let mut patches = Vec::with_capacity(kernel * kernel);
     for ky in 0..kernel {
         for kx in 0..kernel {
-            patches.push(padded.clone().slice([
-                Slice::from(0..n),
-                Slice::from(0..c),
-                span(ky, out[0]),
-                span(kx, out[1]),
-            ]));
+            patches.push(
+                padded
+                    .clone()
+                    .slice([0..n, 0..c, ky..ky + out[0], kx..kx + out[1]]),
+            );
         }
     }
     Tensor::cat(patches, 1).reshape([n, kernel * kernel * c, out[0] * out[1]])
@@ -152,16 +184,20 @@ mod tests {
     use super::*;
     use burn::tensor::{Distribution, Tolerance};
 
-    /// Both paths, on strided and padded kernels, agree with each other on values and on the
-    /// gradient to the input.
+    /// Both paths agree on values and on the gradient to the input, for every kind of kernel
+    /// in GoogLeNet (the strided one through space-to-depth), on odd and even sizes.
     #[test]
     fn the_gemm_path_equals_the_direct_convolution() {
         let device = Device::flex();
-        for (kernel, stride, pad) in [(1, 1, 0), (3, 1, 1), (5, 1, 2), (7, 2, 3)] {
+        let kernels = [(1, 1, 0), (3, 1, 1), (5, 1, 2), (7, 2, 3)];
+        for ((kernel, stride, pad), [h, w]) in kernels
+            .into_iter()
+            .flat_map(|k| [(k, [13, 11]), (k, [12, 16])])
+        {
             let weight = Tensor::random([6, 4, kernel, kernel], Distribution::Default, &device);
             let bias = Tensor::random([6], Distribution::Default, &device);
             let mut conv = Conv::from_tensors(weight, bias, stride, pad);
-            let x = Tensor::<4>::random([2, 4, 13, 11], Distribution::Default, &device);
+            let x = Tensor::<4>::random([2, 4, h, w], Distribution::Default, &device);
             let run = |conv: &Conv| {
                 let x = x.clone().autodiff().require_grad();
                 let y = conv.forward(x.clone());
@@ -171,8 +207,13 @@ mod tests {
             conv.prepare(ConvPath::Direct);
             let (y_direct, g_direct) = run(&conv);
             conv.prepare(ConvPath::Gemm);
+            assert!(conv.matrix.is_some());
             let (y_gemm, g_gemm) = run(&conv);
-            assert_eq!(y_direct.dims(), y_gemm.dims());
+            assert_eq!(
+                y_direct.dims(),
+                y_gemm.dims(),
+                "{kernel}x{kernel}/{stride} on {h}x{w}"
+            );
             let tolerance = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
             y_gemm
                 .into_data()

@@ -25,7 +25,8 @@ pub struct Footprint {
 /// channels), or 0 for layers that are not convolutions.
 fn patch_len(blob: Blob) -> u64 {
     let len = match blob {
-        Blob::Conv1 => 7 * 7 * 3,
+        // 7×7×3, or 4×4×12 as the GEMM path lays it out (space-to-depth): the larger.
+        Blob::Conv1 => 4 * 4 * 12,
         Blob::Conv2Reduce => 64,
         Blob::Conv2 => 3 * 3 * 64,
         Blob::Inception { module, part } => {
@@ -76,8 +77,8 @@ mod tests {
         let shallow = footprint(Blob::Conv2, [512, 512]).unwrap();
         assert!(big.total > 4 * small.total && big.total < 6 * small.total);
         assert!(shallow.total < big.total);
-        // conv1's unfolded input, 147 values at each of 256² positions, is the largest buffer.
-        assert_eq!(big.largest, 147 * 256 * 256 * 4);
+        // conv1's unfolded input, 192 values at each of 256² positions, is the largest buffer.
+        assert_eq!(big.largest, 192 * 256 * 256 * 4);
         assert!(footprint(Blob::CANONICAL, [16, 16]).is_none());
     }
 }

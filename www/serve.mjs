@@ -1,5 +1,6 @@
-// A static server for the page on 127.0.0.1, with gzip and the right MIME types. It serves only
-// the page's own files: index.html, www/ (with the built wasm in www/pkg/) and weights/.
+// A static server for the page on 127.0.0.1, with gzip, the right MIME types and the page's
+// security headers. It answers GET and HEAD for the page's own files only: index.html, www/ (with
+// the built wasm in www/pkg/) and weights/; anything else gets a 4xx, and nothing stops it.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -24,20 +25,60 @@ async function load(path) {
   return entry;
 }
 
+// The page's policy, as headers: a worker takes its CSP from its own response, not from the
+// page's <meta>, and frame-ancestors is only honoured in a header.
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
+  "img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; " +
+  "frame-ancestors 'none'";
+const SECURITY = {
+  'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
+};
+
+function answer(res, status, text, headers = {}) {
+  res.writeHead(status, { ...SECURITY, 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
+}
+
+// The file a request path names, or null: only the page's own files, and never a path that
+// does not decode (a bad percent-escape is the client's error, not the server's).
+function route(url) {
+  let path;
+  try {
+    path = decodeURIComponent(new URL(url, 'http://localhost').pathname);
+  } catch {
+    return undefined;
+  }
+  if (path.includes('\0')) return null;
+  const rel = normalize(path.replace(/^\/+/, '') || 'index.html');
+  return ALLOWED.some((re) => re.test(rel)) && !rel.includes('..') ? rel : null;
+}
+
 export function serve(port = 8080, host = '127.0.0.1') {
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://localhost');
-    let rel = decodeURIComponent(url.pathname).replace(/^\/+/, '') || 'index.html';
-    rel = normalize(rel);
-    if (!ALLOWED.some((re) => re.test(rel)) || rel.includes('..')) {
-      res.writeHead(404).end('not found');
-      return;
-    }
     try {
-      const file = await load(join(ROOT, rel));
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        answer(res, 405, 'only GET and HEAD', { allow: 'GET, HEAD' });
+        return;
+      }
+      const rel = route(req.url);
+      if (rel === undefined) {
+        answer(res, 400, 'bad request path');
+        return;
+      }
+      if (rel === null) {
+        answer(res, 404, 'not found');
+        return;
+      }
+      let file;
+      try {
+        file = await load(join(ROOT, rel));
+      } catch {
+        answer(res, 404, 'not found');
+        return;
+      }
       const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] || '') && file.gz.length < file.raw.length;
       const body = gzip ? file.gz : file.raw;
       res.writeHead(200, {
+        ...SECURITY,
         'content-type': TYPES[extname(rel)] || 'application/octet-stream',
         'content-length': body.length,
         'x-content-length': file.raw.length,
@@ -46,8 +87,20 @@ export function serve(port = 8080, host = '127.0.0.1') {
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch {
-      res.writeHead(404).end('not found');
+      // Whatever went wrong, this request gets an answer and the server stays up.
+      if (!res.headersSent) answer(res, 500, 'server error');
+      else res.destroy();
     }
+  });
+  // CONNECT and protocol upgrades bypass the handler above; they get the same refusal.
+  const refuse = (req, socket) =>
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD\r\nconnection: close\r\n\r\n');
+  server.on('connect', refuse);
+  server.on('upgrade', refuse);
+  // A request the HTTP parser cannot read (bad request line, headers too long): answer and close.
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
   });
   return new Promise((done) => server.listen(port, host, () => done(server)));
 }

@@ -1,0 +1,67 @@
+// The page's server against hostile requests: every one gets an answer, and the page is still
+// served afterwards. Raw sockets, since fetch() would clean up the paths first.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { serve } from '../../www/serve.mjs';
+
+let server;
+let port;
+
+before(async () => {
+  server = await serve(0);
+  port = server.address().port;
+});
+
+after(() => server?.close());
+
+// Sends `raw` as is and resolves with the status code of the answer (0 if the server closed
+// the connection without one). The requests ask the server to close the connection after it.
+function send(raw) {
+  return new Promise((done, fail) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+    let reply = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { reply += chunk; });
+    socket.on('error', fail);
+    socket.on('close', () => done(Number(/^HTTP\/1\.[01] (\d{3})/.exec(reply)?.[1] ?? 0)));
+    socket.setTimeout(10_000, () => fail(new Error(`no answer to ${JSON.stringify(raw.slice(0, 80))}`)));
+  });
+}
+
+const get = (path, method = 'GET') => `${method} ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
+
+const PATHS = [
+  '/%', '/%zz', '/%E0%A4%A', '/www/%', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/www/../Cargo.toml',
+  '/www/%00', '/%00', '/index.html%00.png', '/weights/../../shared/weights/SOURCE.md', '//etc/passwd',
+  '/www/pkg/../../src/lib.rs', '/' + 'a'.repeat(8000), '/www/' + '%41'.repeat(2000), '/\\..\\Cargo.toml',
+  '*', '/www/app.js/%', '/www/%2e%2e/Cargo.toml',
+];
+const METHODS = ['POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH', 'CONNECT', 'PROPFIND'];
+
+test('200 malformed and hostile requests each get an answer, and the page is still served', async () => {
+  const requests = [];
+  for (let i = 0; requests.length < 200; i++) {
+    requests.push(get(PATHS[i % PATHS.length]));
+    requests.push(get(i % 2 ? '/' : '/index.html', METHODS[i % METHODS.length]));
+    if (i % 10 === 0) requests.push(get('/', 'GET').replace('connection: close', 'upgrade: websocket\r\nconnection: upgrade'), `GARBAGE\r\n\r\n`, `GET /${'x'.repeat(20_000)} HTTP/1.1\r\n\r\n`);
+  }
+  for (const raw of requests) {
+    const status = await send(raw);
+    assert.ok(status >= 400 && status < 500, `${JSON.stringify(raw.slice(0, 60))} got ${status}`);
+  }
+  assert.equal(await send(get('/%')), 400);
+  assert.equal(await send(get('/www/../Cargo.toml')), 404);
+  assert.equal(await send(get('/', 'POST')), 405);
+
+  const base = `http://127.0.0.1:${port}`;
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>DeepDream/);
+  // The worker's script carries the policy itself: a worker does not inherit the page's <meta>.
+  const worker = await fetch(`${base}/www/worker.js`);
+  assert.equal(worker.status, 200);
+  assert.match(worker.headers.get('content-security-policy'), /default-src 'self'.*frame-ancestors 'none'/);
+  assert.equal(worker.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(worker.headers.get('referrer-policy'), 'no-referrer');
+});

@@ -80,24 +80,13 @@ pub fn normalize_recipe(query: &str) -> Result<String, JsValue> {
 }
 
 fn parse_recipe(query: &str) -> Result<DreamParams, Error> {
-    let query = query.trim_start_matches('?');
-    let pairs = query.split('&').filter(|kv| !kv.is_empty()).map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (decode_uri(k), decode_uri(v))
-    });
-    DreamParams::from_pairs(pairs)
+    DreamParams::from_query(query)
 }
 
-fn decode_uri(s: &str) -> String {
-    js_sys::decode_uri_component(&s.replace('+', " "))
-        .map(String::from)
-        .unwrap_or_else(|_| s.to_string())
-}
-
-/// Every layer name, in network order, for the page's layer list.
+/// Every layer a dream can use, in network order, for the page's layer list.
 #[wasm_bindgen]
 pub fn layers() -> Vec<String> {
-    Blob::all().into_iter().map(Blob::name).collect()
+    Blob::dreamable_all().into_iter().map(Blob::name).collect()
 }
 
 /// GoogLeNet on one device, and the dream in progress on it.

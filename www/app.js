@@ -70,7 +70,7 @@ function formQuery() {
   for (const input of $('recipe').elements) {
     if (input.value !== '') params.set(input.name, input.value);
   }
-  return decodeURIComponent(params.toString());
+  return params.toString(); // form-encoded: the engine decodes it as a browser would
 }
 
 function setRecipe(candidate) {
@@ -97,7 +97,15 @@ function dream() {
 
 async function takeFile(file) {
   if (!file) return;
-  photo = { bytes: await file.arrayBuffer(), name: file.name || 'pasted.png' };
+  let bytes;
+  try {
+    bytes = await file.arrayBuffer();
+  } catch (error) {
+    // The file went away or became unreadable between choosing and reading it.
+    alertUser(`The file ${file.name ? `“${file.name}” ` : ''}could not be read (${error.message}). Choose it again.`);
+    return;
+  }
+  photo = { bytes, name: file.name || 'pasted.png' };
   urls.forEach(URL.revokeObjectURL);
   urls = [URL.createObjectURL(file)];
   $('original').src = urls[0];
@@ -113,6 +121,7 @@ function keepPreview() {
   const canvas = $('canvas');
   if (!canvas.width) return false;
   canvas.toBlob((blob) => {
+    if (!blob) return; // the browser could not encode it: the preview stays on screen only
     urls.slice(1).forEach(URL.revokeObjectURL);
     urls = [urls[0], URL.createObjectURL(blob)];
     Object.assign($('download'), { href: urls[1], download: downloadName('png'), hidden: false });
@@ -228,7 +237,7 @@ for (const [label, layer] of PRESETS) {
     const params = new URLSearchParams(query);
     params.set('layer', layer);
     params.delete('channel');
-    setRecipe(decodeURIComponent(params.toString()));
+    setRecipe(params.toString());
   };
   $('presets').append(button);
 }

@@ -112,6 +112,31 @@ pub mod limits {
     pub const MAX_SIZE: (usize, usize) = (16, 16384);
 }
 
+/// The allowed values of recipe option `key`, in words: every refusal of a value names them,
+/// whether the value did not parse or fell outside the range.
+pub fn allowed(key: &str) -> String {
+    use limits::*;
+    match key {
+        "octaves" => format!("a whole number from {} to {}", OCTAVES.0, OCTAVES.1),
+        "octave-scale" => format!(
+            "a number above {} and at most {}",
+            OCTAVE_SCALE.0, OCTAVE_SCALE.1
+        ),
+        "steps" => format!("a whole number from {} to {}", STEPS.0, STEPS.1),
+        "step-size" => format!("a number above {} and at most {}", STEP_SIZE.0, STEP_SIZE.1),
+        "jitter" => format!("a whole number of pixels from 0 to {JITTER}"),
+        "tile" => format!("a side in pixels from {} to {}", TILE.0, TILE.1),
+        "seed" => format!("a whole number from 0 to {}", u64::MAX),
+        "max-size" => format!("a side in pixels from {} to {}", MAX_SIZE.0, MAX_SIZE.1),
+        "channel" => {
+            "a whole number from 0 to the layer's channels less one (`deepdream layers` lists them)"
+                .into()
+        }
+        "layer weight" => "a finite number, as in inception_4c/output*2".into(),
+        _ => "a value this version knows".into(),
+    }
+}
+
 fn invalid(name: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> Error {
     Error::Invalid {
         name,
@@ -140,44 +165,21 @@ impl DreamParams {
     pub fn validate(&self) -> Result<(), Error> {
         use limits::*;
         if !(OCTAVES.0..=OCTAVES.1).contains(&self.octaves) {
-            return Err(invalid(
-                "octaves",
-                self.octaves,
-                format!("a whole number from {} to {}", OCTAVES.0, OCTAVES.1),
-            ));
+            return Err(invalid("octaves", self.octaves, allowed("octaves")));
         }
         let scale = self.octave_scale;
         if !(scale.is_finite() && scale > OCTAVE_SCALE.0 && scale <= OCTAVE_SCALE.1) {
-            return Err(invalid(
-                "octave-scale",
-                scale,
-                format!(
-                    "a number above {} and at most {}",
-                    OCTAVE_SCALE.0, OCTAVE_SCALE.1
-                ),
-            ));
+            return Err(invalid("octave-scale", scale, allowed("octave-scale")));
         }
         if !(STEPS.0..=STEPS.1).contains(&self.steps) {
-            return Err(invalid(
-                "steps",
-                self.steps,
-                format!("a whole number from {} to {}", STEPS.0, STEPS.1),
-            ));
+            return Err(invalid("steps", self.steps, allowed("steps")));
         }
         let step = self.step_size;
         if !(step.is_finite() && step > STEP_SIZE.0 && step <= STEP_SIZE.1) {
-            return Err(invalid(
-                "step-size",
-                step,
-                format!("a number above {} and at most {}", STEP_SIZE.0, STEP_SIZE.1),
-            ));
+            return Err(invalid("step-size", step, allowed("step-size")));
         }
         if self.jitter > JITTER {
-            return Err(invalid(
-                "jitter",
-                self.jitter,
-                format!("a whole number of pixels from 0 to {JITTER}"),
-            ));
+            return Err(invalid("jitter", self.jitter, allowed("jitter")));
         }
         let min_tile = TILE.0.max(self.objective.deepest().min_input());
         if !(min_tile..=TILE.1).contains(&self.tile) {
@@ -192,10 +194,14 @@ impl DreamParams {
             ));
         }
         if !(MAX_SIZE.0..=MAX_SIZE.1).contains(&self.max_size) {
+            return Err(invalid("max-size", self.max_size, allowed("max-size")));
+        }
+        if let Some(blob) = self.objective.blobs().into_iter().find(|b| !b.dreamable()) {
             return Err(invalid(
-                "max-size",
-                self.max_size,
-                format!("a side in pixels from {} to {}", MAX_SIZE.0, MAX_SIZE.1),
+                "layer",
+                blob,
+                "a layer with a spatial map; the class scores (loss3/classifier) only take \
+                 224-px inputs, so dreams stop at pool5/7x7_s1 (`deepdream layers` lists them)",
             ));
         }
         match &self.objective {
@@ -211,7 +217,7 @@ impl DreamParams {
                 Some((blob, w)) => Err(invalid(
                     "layer weight",
                     format!("{blob}*{w}"),
-                    "a finite number",
+                    allowed("layer weight"),
                 )),
                 None => Ok(()),
             },
@@ -265,5 +271,28 @@ mod tests {
             ..Default::default()
         });
         assert!(msg.contains("0 to 511"), "{msg}");
+        let msg = bad(DreamParams {
+            objective: Objective::Layers(vec![(Blob::CANONICAL, 1.0), (Blob::Classifier, 2.0)]),
+            ..Default::default()
+        });
+        assert!(
+            msg.contains("layer = loss3/classifier") && msg.contains("stop at pool5/7x7_s1"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn every_layer_the_page_offers_dreams_and_the_classifier_is_not_offered() {
+        let offered = Blob::dreamable_all();
+        assert!(!offered.contains(&Blob::Classifier));
+        assert_eq!(offered.len(), Blob::all().len() - 1);
+        for blob in offered {
+            let p = DreamParams {
+                objective: Objective::Layer(blob),
+                tile: limits::TILE.1,
+                ..Default::default()
+            };
+            p.validate().unwrap();
+        }
     }
 }

@@ -137,6 +137,18 @@ impl Blob {
         all
     }
 
+    /// Whether a dream can maximise this blob. Not the classifier: it needs pool5 to be 1×1,
+    /// so only inputs of 223 to 254 px reach it, which tiles of a photo at its octaves do not
+    /// keep.
+    pub fn dreamable(self) -> bool {
+        self != Blob::Classifier
+    }
+
+    /// Every blob a dream can maximise, in network order: the page's layer list.
+    pub fn dreamable_all() -> Vec<Blob> {
+        Blob::all().into_iter().filter(|b| b.dreamable()).collect()
+    }
+
     /// Position in the forward pass; a pass asked for several blobs stops at the largest.
     pub fn order(self) -> usize {
         Blob::all()

@@ -152,6 +152,36 @@ test('an invalid recipe in the URL is named with its allowed range', { timeout: 
   await context.close();
 });
 
+test('a link with several layers dreams, typed by hand or as the page writes it', { timeout: LONG }, async () => {
+  const canonical = 'layer=inception_3b/output*2%2Binception_3a/output*1';
+  // As the page itself writes it, as URLSearchParams encodes it, and with a raw `+` typed by hand.
+  for (const layer of ['inception_3b/output*2%2Binception_3a/output', 'inception_3b%2Foutput*2%2Binception_3a%2Foutput',
+    'inception_3b/output*2+inception_3a/output']) {
+    const { page, context } = await open(`layer=${layer}&octaves=1&steps=1&jitter=0`);
+    assert.ok((await page.evaluate(() => location.search)).startsWith(`?${canonical}&`), layer);
+    assert.equal(await dreamFile(page, PHOTO), 'done', await page.textContent('[role="alert"]'));
+    const png = readPng((await download(page, '#download')).bytes);
+    assert.ok(png.text.deepdream.startsWith(`${canonical}&octaves=1&`), png.text.deepdream);
+    await context.close();
+  }
+});
+
+test('a file that cannot be read is named, and the next photo still dreams', { timeout: LONG }, async () => {
+  const { page, context } = await open('layer=inception_3a/output&octaves=1&steps=1&jitter=0');
+  await page.evaluate(() => {
+    const file = new File([new Uint8Array(8)], 'gone.jpg', { type: 'image/jpeg' });
+    file.arrayBuffer = () => Promise.reject(new DOMException('the file was removed', 'NotReadableError'));
+    const data = new DataTransfer();
+    data.items.add(file);
+    Object.defineProperty(data, 'files', { value: [file] });
+    document.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => !document.querySelector('[role="alert"]').hidden, null, { timeout: LONG });
+  assert.match(await page.textContent('[role="alert"]'), /“gone\.jpg” could not be read \(the file was removed\)/);
+  assert.equal(await dreamFile(page, PHOTO), 'done');
+  await context.close();
+});
+
 test('without WebGPU the page says so and dreams on the CPU when asked', { timeout: LONG }, async () => {
   const context = await browser.newContext({ acceptDownloads: true });
   await context.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });

@@ -178,16 +178,21 @@ impl Engine {
         ]))
     }
 
-    /// Starts another dream from the current result, with the same recipe and the next seed.
-    pub fn more(&mut self) -> Result<(), JsValue> {
+    /// Starts another dream from the current result with the recipe `query`, the one the page
+    /// shows. Its seed moves on by one when it is the last dream's, so "more" never repeats the
+    /// same jitter.
+    pub fn more(&mut self, query: &str) -> Result<(), JsValue> {
+        let params = parse_recipe(query)?;
         let session = self
             .session
             .take()
             .ok_or_else(|| js_sys::Error::new("there is no dream to continue"))?;
-        let params = DreamParams {
-            seed: session.params.seed.wrapping_add(1),
-            ..session.params
+        let seed = if params.seed == session.params.seed {
+            params.seed.wrapping_add(1)
+        } else {
+            params.seed
         };
+        let params = DreamParams { seed, ..params };
         Ok(self.start(session.dream.result(), params, session.alpha)?)
     }
 

@@ -17,7 +17,9 @@ let worker = null;
 let query = ''; // the last recipe the engine accepted
 const linked = location.search.slice(1);
 let photo = null; // { bytes, name }
-let pending = false;
+let pending = false; // a photo waits for the engine and its recipe
+let recipeKnown = false; // the engine has answered the recipe since it (re)started
+let restart = false; // the user changed the recipe: dream the photo again with it
 let started = 0;
 let urls = [];
 let size = ''; // of the photo being dreamed, e.g. "4000×3000"
@@ -42,6 +44,7 @@ function noteUser(message) {
 
 function startWorker(gpu) {
   if (worker) worker.terminate();
+  recipeKnown = false;
   worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = (event) => handlers[event.data.type](event.data);
   worker.onerror = (event) => failed(`The engine could not start: ${event.message}`);
@@ -77,10 +80,17 @@ function setRecipe(candidate) {
   worker.postMessage({ type: 'recipe', query: candidate });
 }
 
+// A look or setting the user chose: once the engine accepts it, the photo dreams again with it
+// (a dream in progress stops first).
+function chooseRecipe(candidate) {
+  restart = true;
+  setRecipe(candidate);
+}
+
 function dream() {
   if (!photo) return;
-  if (!worker || document.body.dataset.state === 'loading') {
-    pending = true; // starts once an engine is ready
+  if (!worker || document.body.dataset.state === 'loading' || !recipeKnown) {
+    pending = true; // starts once an engine is ready and has the recipe
     return;
   }
   if (document.body.dataset.state === 'dreaming') {
@@ -152,15 +162,21 @@ const handlers = {
     document.body.dataset.backend = backend;
     setRecipe(query || linked);
     setState('ready');
-    if (pending) {
-      pending = false;
-      dream();
-    }
   },
   recipe({ recipe }) {
     query = recipe;
     history.replaceState(null, '', `?${recipe}`);
     fillForm(recipe);
+    recipeKnown = true;
+    const state = document.body.dataset.state;
+    if (restart) {
+      restart = false;
+      if (photo && (state === 'dreaming' || state === 'done')) dream();
+    } else if (pending && state === 'ready') {
+      // A photo that came while the engine loaded dreams now, with the link's recipe.
+      pending = false;
+      dream();
+    }
   },
   started({ info }) {
     started = performance.now();
@@ -202,7 +218,6 @@ const handlers = {
     }
   },
   error({ message, fatal, during }) {
-    pending = false;
     if (during === 'load' && /adapter|webgpu|gpu/i.test(message) && document.body.dataset.backend !== 'cpu') {
       $('load').hidden = true;
       $('no-gpu-text').textContent = `${NO_GPU} (${message})`;
@@ -211,11 +226,13 @@ const handlers = {
       return;
     }
     if (during === 'recipe') {
+      restart = false;
       alertUser(message);
       if (query) fillForm(query);
       else setRecipe(''); // a bad link: fall back to the defaults, keeping the message
       return;
     }
+    pending = false;
     if (fatal && (during === 'dream' || during === 'more') && keepPreview()) {
       const { width, height } = $('canvas');
       message += `. The last preview (${width}×${height}) is kept below and can be downloaded; ` +
@@ -237,17 +254,17 @@ for (const [label, layer] of PRESETS) {
     const params = new URLSearchParams(query);
     params.set('layer', layer);
     params.delete('channel');
-    setRecipe(params.toString());
+    chooseRecipe(params.toString());
   };
   $('presets').append(button);
 }
 
-$('recipe').addEventListener('change', () => setRecipe(formQuery()));
+$('recipe').addEventListener('change', () => chooseRecipe(formQuery()));
 $('file').addEventListener('change', (event) => takeFile(event.target.files[0]));
 $('stop').onclick = () => worker.postMessage({ type: 'stop' });
 $('more').onclick = () => {
   setState('dreaming');
-  worker.postMessage({ type: 'more' });
+  worker.postMessage({ type: 'more', query }); // the recipe shown, not the last dream's
 };
 $('compare').onchange = (event) => {
   $('original').hidden = !event.target.checked;

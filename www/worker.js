@@ -106,7 +106,7 @@ async function handle(message) {
       return run();
     }
     case 'more':
-      engine.more();
+      engine.more(message.query);
       post('started', {});
       return run();
     case 'stop':
@@ -119,7 +119,8 @@ async function handle(message) {
 
 onmessage = async (event) => {
   try {
-    if (event.data.type !== 'stop' && running) throw new Error('a dream is already running');
+    // A recipe is only read and normalised, so it may change while a dream runs.
+    if (!['stop', 'recipe'].includes(event.data.type) && running) throw new Error('a dream is already running');
     await handle(event.data);
   } catch (error) {
     // A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead

@@ -166,6 +166,49 @@ test('a link with several layers dreams, typed by hand or as the page writes it'
   }
 });
 
+test('a photo dropped while the network loads dreams with the link’s recipe', { timeout: LONG }, async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${base}?layer=inception_3a/output&octaves=1&steps=1&jitter=0&seed=5`);
+  assert.notEqual(await page.evaluate(() => document.body.dataset.state), 'ready', 'still loading');
+  await page.setInputFiles('#file', PHOTO);
+  await state(page, 'done');
+  const png = readPng((await download(page, '#download')).bytes);
+  assert.ok(png.text.deepdream.startsWith('layer=inception_3a/output&octaves=1&'), png.text.deepdream);
+  assert.match(png.text.deepdream, /&steps=1&.*&jitter=0&.*&seed=5&/);
+  await context.close();
+});
+
+test('a new look during a dream restarts it, after a dream redreams the photo, and Dream more uses the recipe shown', { timeout: LONG }, async () => {
+  const { page, context } = await open('layer=inception_3a/output&octaves=1&steps=8&jitter=0&seed=2');
+  const recipe = async () => readPng((await download(page, '#download')).bytes).text.deepdream;
+  await page.setInputFiles('#file', PHOTO);
+  await page.waitForFunction(() => Number(document.getElementById('progress').value) >= 1, null, { timeout: LONG });
+  await page.click('#presets button:text("Textures")'); // inception_3b, while the 3a dream runs
+  await page.waitForFunction(() => new URLSearchParams(location.search).get('layer') === 'inception_3b/output');
+  await state(page, 'done');
+  assert.equal(await page.isHidden('[role="alert"]'), true, await page.textContent('[role="alert"]'));
+  assert.match(await recipe(), /^layer=inception_3b\/output&octaves=1&.*&seed=2&/);
+
+  // After the dream: another look dreams the original photo again.
+  await page.click('#presets button:text("Patterns")');
+  await state(page, 'dreaming');
+  await state(page, 'done');
+  const patterns = await recipe();
+  assert.match(patterns, /^layer=inception_4a\/output&octaves=1&.*&seed=2&/);
+
+  // Dream more goes on with the recipe shown, at the next seed.
+  await page.click('#advanced summary');
+  await page.selectOption('#recipe [name="layer"]', 'inception_3a/output');
+  await state(page, 'dreaming');
+  await state(page, 'done');
+  await page.click('#more');
+  await state(page, 'dreaming');
+  await state(page, 'done');
+  assert.match(await recipe(), /^layer=inception_3a\/output&octaves=1&.*&seed=3&/);
+  await context.close();
+});
+
 test('a file that cannot be read is named, and the next photo still dreams', { timeout: LONG }, async () => {
   const { page, context } = await open('layer=inception_3a/output&octaves=1&steps=1&jitter=0');
   await page.evaluate(() => {

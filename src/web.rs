@@ -83,6 +83,21 @@ fn parse_recipe(query: &str) -> Result<DreamParams, Error> {
     DreamParams::from_query(query)
 }
 
+/// Checks downloaded weights against their published sha256, so that only a good download is
+/// kept in the browser's cache.
+#[wasm_bindgen(js_name = checkWeights)]
+pub fn check_weights(weights: &[u8], sha256: &str) -> Result<(), JsValue> {
+    let found = deepdream_weights::hex(&Sha256::digest(weights));
+    if found != sha256.trim() {
+        return Err(Error::Weights(format!(
+            "the download is corrupt (sha256 {found}, expected {})",
+            sha256.trim()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Every layer a dream can use, in network order, for the page's layer list.
 #[wasm_bindgen]
 pub fn layers() -> Vec<String> {
@@ -110,14 +125,7 @@ impl Engine {
     /// Checks `weights` against `sha256`, sets up WebGPU (or the CPU when `gpu` is false) and
     /// loads the network.
     pub async fn create(weights: Vec<u8>, sha256: String, gpu: bool) -> Result<Engine, JsValue> {
-        let found = deepdream_weights::hex(&Sha256::digest(&weights));
-        if found != sha256.trim() {
-            return Err(Error::Weights(format!(
-                "the download is corrupt (sha256 {found}, expected {})",
-                sha256.trim()
-            ))
-            .into());
-        }
+        check_weights(&weights, &sha256)?;
         let (device, limits) = if gpu {
             let gpu = device::gpu_async().await?;
             (gpu.device, gpu.limits)

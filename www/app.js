@@ -163,6 +163,9 @@ const handlers = {
     setRecipe(query || linked);
     setState('ready');
   },
+  note({ message }) {
+    noteUser(`Note: ${message}.`);
+  },
   recipe({ recipe }) {
     query = recipe;
     history.replaceState(null, '', `?${recipe}`);

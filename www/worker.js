@@ -1,6 +1,6 @@
 // The engine's thread: loads the wasm module and the weights, then runs dream steps and posts
 // previews, so the page never blocks. All DeepDream logic lives in the wasm engine.
-import init, { Engine, layers, normalizeRecipe } from './pkg/deepdream.js';
+import init, { Engine, checkWeights, layers, normalizeRecipe } from './pkg/deepdream.js';
 
 const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
 const PREVIEW_EVERY_MS = 250;
@@ -14,17 +14,49 @@ const post = (type, data = {}, transfer = []) => postMessage({ type, ...data }, 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 // The weights, from Cache Storage when this version was fetched before, else downloaded with
-// byte progress and cached. The engine checks them against their sha256 before use.
+// byte progress, checked against their sha256 and only then cached: a corrupt download is
+// fetched once more, and never kept. If the cache is full, the dream goes on uncached.
 async function weights() {
-  const sha = (await (await fetch(WEIGHTS + '.sha256')).text()).trim();
+  const shaResponse = await fetch(WEIGHTS + '.sha256');
+  if (!shaResponse.ok) throw new Error(`the weights' checksum could not be downloaded (HTTP ${shaResponse.status})`);
+  const sha = (await shaResponse.text()).trim();
   const key = `${WEIGHTS}?sha256=${sha}`;
   const cache = await caches.open('deepdream-weights');
   const cached = await cache.match(key);
   if (cached) {
-    post('weights', { loaded: 1, total: 1, cached: true });
-    return { bytes: new Uint8Array(await cached.arrayBuffer()), sha };
+    const bytes = new Uint8Array(await cached.arrayBuffer());
+    try {
+      checkWeights(bytes, sha);
+      post('weights', { loaded: 1, total: 1, cached: true });
+      return { bytes, sha };
+    } catch {
+      await cache.delete(key); // damaged on disk: download again
+    }
   }
-  const response = await fetch(WEIGHTS);
+  let bytes;
+  try {
+    bytes = await download();
+    checkWeights(bytes, sha);
+  } catch (first) {
+    try {
+      bytes = await download();
+      checkWeights(bytes, sha);
+    } catch (second) {
+      throw new Error(`the weights failed twice (${first.message}; then ${second.message}). ` +
+        'Check the connection and reload the page');
+    }
+  }
+  try {
+    for (const old of await cache.keys()) await cache.delete(old);
+    await cache.put(key, new Response(bytes));
+  } catch {
+    post('note', { message: 'the weights could not be kept in this browser (its storage is full), so they will be downloaded again next time' });
+  }
+  return { bytes, sha };
+}
+
+async function download() {
+  const response = await fetch(WEIGHTS, { cache: 'no-store' });
   if (!response.ok) throw new Error(`the weights could not be downloaded (HTTP ${response.status})`);
   const total = Number(response.headers.get('x-content-length') || response.headers.get('content-length')) || 0;
   const reader = response.body.getReader();
@@ -43,9 +75,7 @@ async function weights() {
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
-  for (const old of await cache.keys()) await cache.delete(old);
-  await cache.put(key, new Response(bytes));
-  return { bytes, sha };
+  return bytes;
 }
 
 async function load(gpu) {

@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +208,56 @@ test('a new look during a dream restarts it, after a dream redreams the photo, a
   await state(page, 'done');
   assert.match(await recipe(), /^layer=inception_3a\/output&octaves=1&.*&seed=3&/);
   await context.close();
+});
+
+test('a corrupt download of the weights is fetched again, and only a good one is cached', { timeout: LONG }, async () => {
+  // A proxy in front of the page's server that spoils the next `spoil` downloads of the weights.
+  let spoil = 0;
+  const proxy = createServer(async (req, res) => {
+    const upstream = await fetch(new URL(req.url, base), { headers: { 'accept-encoding': 'identity' } });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    if (new URL(req.url, base).pathname === '/weights/googlenet.safetensors' && spoil > 0) {
+      spoil--;
+      body[body.length - 1] ^= 0xff;
+    }
+    const headers = Object.fromEntries(['content-type', 'content-security-policy']
+      .map((h) => [h, upstream.headers.get(h)]).filter(([, v]) => v));
+    res.writeHead(upstream.status, headers).end(body);
+  });
+  await new Promise((done) => proxy.listen(0, '127.0.0.1', done));
+  const via = `http://127.0.0.1:${proxy.address().port}/?layer=inception_3a/output&octaves=1&steps=1&jitter=0`;
+  const real = readFileSync(join(ROOT, 'weights/googlenet.safetensors'));
+  const cachedWeights = (page) => page.evaluate(async () => {
+    const cache = await caches.open('deepdream-weights');
+    const [key] = await cache.keys();
+    if (!key) return null;
+    const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+    return { length: bytes.length, last: bytes[bytes.length - 1] };
+  });
+  try {
+    // One bad download: fetched again, the good one cached, the page ready and dreaming.
+    spoil = 1;
+    let context = await browser.newContext({ acceptDownloads: true });
+    let page = await context.newPage();
+    await page.goto(via);
+    await state(page, 'ready');
+    assert.equal(spoil, 0);
+    assert.deepEqual(await cachedWeights(page), { length: real.length, last: real[real.length - 1] });
+    assert.equal(await dreamFile(page, PHOTO), 'done');
+    await context.close();
+
+    // Two bad downloads: the page says so, and nothing is cached for the next visit to trip on.
+    spoil = 2;
+    context = await browser.newContext();
+    page = await context.newPage();
+    await page.goto(via);
+    await state(page, 'error');
+    assert.match(await page.textContent('[role="alert"]'), /failed twice.*corrupt.*reload/s);
+    assert.equal(await cachedWeights(page), null);
+    await context.close();
+  } finally {
+    proxy.close();
+  }
 });
 
 test('a file that cannot be read is named, and the next photo still dreams', { timeout: LONG }, async () => {

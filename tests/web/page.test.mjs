@@ -159,7 +159,8 @@ test('a link with several layers dreams, typed by hand or as the page writes it'
   for (const layer of ['inception_3b/output*2%2Binception_3a/output', 'inception_3b%2Foutput*2%2Binception_3a%2Foutput',
     'inception_3b/output*2+inception_3a/output']) {
     const { page, context } = await open(`layer=${layer}&octaves=1&steps=1&jitter=0`);
-    assert.ok((await page.evaluate(() => location.search)).startsWith(`?${canonical}&`), layer);
+    // The engine's answer puts the canonical recipe in the URL, just after the page is ready.
+    await page.waitForFunction((c) => location.search.startsWith(`?${c}&`), canonical, { timeout: 30_000 });
     assert.equal(await dreamFile(page, PHOTO), 'done', await page.textContent('[role="alert"]'));
     const png = readPng((await download(page, '#download')).bytes);
     assert.ok(png.text.deepdream.startsWith(`${canonical}&octaves=1&`), png.text.deepdream);

@@ -76,11 +76,7 @@ fn progress(p: Progress) -> JsValue {
 /// The canonical form of a recipe query (`layer=…&octaves=…`), or why it is not valid.
 #[wasm_bindgen(js_name = normalizeRecipe)]
 pub fn normalize_recipe(query: &str) -> Result<String, JsValue> {
-    Ok(parse_recipe(query)?.to_query())
-}
-
-fn parse_recipe(query: &str) -> Result<DreamParams, Error> {
-    DreamParams::from_query(query)
+    Ok(DreamParams::from_query(query)?.to_query())
 }
 
 /// Checks downloaded weights against their published sha256, so that only a good download is
@@ -170,7 +166,7 @@ impl Engine {
     /// `{width, height, note, recipe}`; `note` says when the photo was scaled down.
     pub fn begin(&mut self, photo: &[u8], query: &str) -> Result<JsValue, JsValue> {
         self.session = None;
-        let params = parse_recipe(query)?;
+        let params = DreamParams::from_query(query)?;
         let photo = image_io::decode(photo)?;
         let (Photo { rgb, alpha }, note) =
             image_io::fit(photo, params.max_size, self.limits.max_pixels());
@@ -190,7 +186,7 @@ impl Engine {
     /// shows. Its seed moves on by one when it is the last dream's, so "more" never repeats the
     /// same jitter.
     pub fn more(&mut self, query: &str) -> Result<(), JsValue> {
-        let params = parse_recipe(query)?;
+        let params = DreamParams::from_query(query)?;
         let session = self
             .session
             .take()

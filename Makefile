@@ -15,7 +15,7 @@ PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup setup-web weights cli wasm serve test test-rust test-web lint bench bench-big bench-web bench-peers clean
+.PHONY: setup setup-web weights cli install uninstall wasm dist serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -50,8 +50,12 @@ www/pkg/deepdream_bg.wasm: $(shell find src weights/src -name '*.rs') Cargo.toml
 	node_modules/.bin/wasm-opt -Os $(WASM_FEATURES) www/pkg/deepdream_bg.wasm -o www/pkg/deepdream_bg.wasm
 	@ls -l www/pkg/deepdream_bg.wasm
 
-## serve: the page at http://127.0.0.1:$(PORT) (PORT overrides)
-serve: wasm weights
+## dist: the static site in dist/ (hashed file names, service worker, manifest, _headers): publish it anywhere
+dist: wasm weights
+	node www/build.mjs dist
+
+## serve: the site (dist/) at http://127.0.0.1:$(PORT) (PORT overrides)
+serve: dist
 	PORT=$(PORT) node www/serve.mjs
 
 ## weights: convert the caffejs GoogLeNet weights (DEEPDREAM_WEIGHTS_SRC) into weights/googlenet.safetensors
@@ -64,16 +68,33 @@ cli: setup weights
 	$(CARGO_RELEASE) --bin deepdream
 	@echo "run it as: $(CARGO_TARGET_DIR)/release/deepdream dream IN.jpg OUT.png"
 
-## test: every test, on the real weights, in release mode (Burn in debug is very slow)
+## install: `deepdream` into $(PREFIX)/bin and its weights into $(DATA_DIR), found from any directory
+PREFIX ?= $(HOME)/.local
+DATA_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/deepdream
+install: cli
+	install -D -m 755 $(CARGO_TARGET_DIR)/release/deepdream $(PREFIX)/bin/deepdream
+	install -D -m 644 $(WEIGHTS) $(DATA_DIR)/googlenet.safetensors
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) echo "installed: run deepdream from anywhere";; \
+		*) echo "installed into $(PREFIX)/bin, which is not on your PATH: add it (export PATH=\"$(PREFIX)/bin:\$$PATH\")";; esac
+
+uninstall:
+	rm -f $(PREFIX)/bin/deepdream $(DATA_DIR)/googlenet.safetensors
+
+## test: what checks behaviour, on small inputs and the real weights, in release mode (Burn in debug is very slow)
 test: test-rust test-web
 
 test-rust: setup weights
 	cargo test --release --locked --workspace
 
-## test-web: the page in headless Chromium (WebGPU through SwiftShader), compared with the CLI
-test-web: wasm weights setup
+## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader), compared with the CLI
+WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs
+test-web: dist setup
 	$(CARGO_RELEASE) --bin deepdream
-	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 tests/web/
+	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 $(WEB_TESTS)
+
+## test-slow: the slow browser checks: a 12 MP photo at full size (~8 min) and a GPU lost mid-dream
+test-slow: dist setup
+	node --test --test-concurrency=1 tests/web/slow.test.mjs
 
 ## lint: formatting and clippy, warnings as errors
 lint:
@@ -90,12 +111,12 @@ bench-big: setup weights
 	cargo run --release --locked --bin deepdream -- bench --dream 4000x3000
 
 ## bench-web: bundle sizes on the wire, page load time and ms per step in headless Chromium
-bench-web: wasm weights
+bench-web: dist
 	node tests/web/bench.mjs
 
 ## bench-peers: ours against PyTorch (CPU) and TensorFlow.js (webgpu, wasm) on this machine, one table.
 ## Installs the peers first (a PyTorch venv of ~5 GB under ~/.cache/deepdream/peers, TF.js from npm).
-bench-peers: cli wasm weights
+bench-peers: cli dist
 	bash bench/peers/setup.sh
 	npm ci --prefix bench/peers --no-audit --no-fund --silent
 	python3 bench/peers/table.py $(PEERS_ARGS)

@@ -87,7 +87,7 @@ impl Gpu {
 }
 
 fn no_adapter(e: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Device(format!("no usable GPU adapter was found ({e})"))
+    crate::Error::NoGpu(e.to_string())
 }
 
 /// The GPU device through wgpu (Vulkan, Metal or DX12), or the reason there is none.

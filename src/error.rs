@@ -41,7 +41,15 @@ pub enum Error {
     /// The input is not a readable image.
     #[error("{0}")]
     Image(String),
-    /// The compute device could not be set up or failed.
+    /// No GPU to run on: the browser or system offers no adapter, or none that gives a
+    /// device. The CPU still works, so the faces offer it.
+    #[error("no usable GPU was found ({0})")]
+    NoGpu(String),
+    /// The dream asks for more than this device allows (one buffer, memory per pass). Nothing
+    /// failed: a smaller photo or tile works on the same device.
+    #[error("{0}")]
+    DeviceLimit(String),
+    /// The compute device failed.
     #[error("the compute device failed: {0}")]
     Device(String),
     /// The GPU went away mid-dream (driver reset, GPU process crash, unplugged): every later
@@ -59,6 +67,22 @@ impl Error {
     /// Whether the device is unusable after this error and the engine must be created anew.
     pub fn is_fatal(&self) -> bool {
         matches!(self, Error::DeviceLost(_) | Error::OutOfMemory(_))
+    }
+
+    /// What kind of error this is, for a face to act on (the page's script never reads the
+    /// message): `recipe`, `image`, `weights`, `no-gpu`, `device-limit`, `device`,
+    /// `device-lost` or `out-of-memory`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::UnknownLayer(_) | Error::Invalid { .. } => "recipe",
+            Error::TooSmall { .. } | Error::Channels(_) | Error::Image(_) => "image",
+            Error::Weights(_) => "weights",
+            Error::NoGpu(_) => "no-gpu",
+            Error::DeviceLimit(_) => "device-limit",
+            Error::Device(_) => "device",
+            Error::DeviceLost(_) => "device-lost",
+            Error::OutOfMemory(_) => "out-of-memory",
+        }
     }
 
     /// The error a failure report from the device stands for, worded for the user: a lost
@@ -106,5 +130,9 @@ mod tests {
         );
         let other = Error::from_device("a shader failed to compile");
         assert!(!other.is_fatal());
+        assert_eq!(
+            [lost.kind(), oom.kind(), other.kind()],
+            ["device-lost", "out-of-memory", "device"]
+        );
     }
 }

@@ -17,11 +17,11 @@ use crate::model::{Blob, GoogLeNet};
 
 impl From<Error> for JsValue {
     fn from(e: Error) -> Self {
+        // The worker and the page act on `kind` and `fatal` (a new engine), never on the text.
         let error = js_sys::Error::new(&e.to_string());
-        if e.is_fatal() {
-            // The worker starts a new engine on errors of this name.
-            error.set_name("DeviceError");
-        }
+        error.set_name("DeepDreamError");
+        let _ = Reflect::set(&error, &"kind".into(), &e.kind().into());
+        let _ = Reflect::set(&error, &"fatal".into(), &e.is_fatal().into());
         error.into()
     }
 }

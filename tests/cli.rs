@@ -337,3 +337,47 @@ fn a_12_megapixel_photo_dreams_at_full_size_in_bounded_memory() {
         .unwrap_or_else(|| panic!("no peak memory in {stats}"));
     assert!(peak_mb < 3000.0, "{stats}");
 }
+
+#[test]
+fn the_installed_tool_finds_its_weights_from_any_directory() {
+    // As `make install` leaves it: the weights in the user's data directory, the tool run from
+    // a directory that is not the checkout, with no --weights and no DEEPDREAM_WEIGHTS.
+    let home = scratch("home");
+    let data = home.join(".local/share/deepdream");
+    std::fs::create_dir_all(&data).unwrap();
+    let installed = data.join("googlenet.safetensors");
+    if !installed.exists() {
+        let weights = common::weights_path().canonicalize().unwrap();
+        std::os::unix::fs::symlink(weights, &installed).unwrap();
+    }
+    let elsewhere = scratch("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let photo = common::root().join("tests/images/coffee.png");
+    let run = |home: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_deepdream"))
+            .args(["classify", photo.to_str().unwrap(), "--top", "1", "--cpu"])
+            .current_dir(&elsewhere)
+            .env_remove("DEEPDREAM_WEIGHTS")
+            .env_remove("XDG_DATA_HOME")
+            .env("HOME", home)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&home);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("967\t"));
+
+    // Nowhere to be found: one line that says where it looked and what makes them.
+    let empty = scratch("empty-home");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(&empty);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("make install"), "{stderr}");
+    assert!(
+        stderr.contains(&*empty.join(".local/share/deepdream").to_string_lossy()),
+        "{stderr}"
+    );
+}

@@ -2,6 +2,7 @@
 // It holds no image math and no DeepDream logic; the engine validates every recipe.
 
 const $ = (id) => document.getElementById(id);
+const VERSION = 'dev'; // `make dist` writes the site's version here
 const PRESETS = [
   ['Textures', 'inception_3b/output'],
   ['Patterns', 'inception_4a/output'],
@@ -220,8 +221,8 @@ const handlers = {
       dream();
     }
   },
-  error({ message, fatal, during }) {
-    if (during === 'load' && /adapter|webgpu|gpu/i.test(message) && document.body.dataset.backend !== 'cpu') {
+  error({ message, kind, fatal, during }) {
+    if (kind === 'no-gpu' && document.body.dataset.backend !== 'cpu') {
       $('load').hidden = true;
       $('no-gpu-text').textContent = `${NO_GPU} (${message})`;
       $('no-gpu').hidden = false;
@@ -289,6 +290,37 @@ document.addEventListener('paste', (event) => {
   const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
   if (item) takeFile(item.getAsFile());
 });
+
+// Offline use: the service worker (dist/sw.js) keeps this version's files. A newer version is
+// offered, never mixed in: it takes over when the user says so, and the page reloads with it.
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator) || VERSION === 'dev') return;
+  let registration;
+  try {
+    registration = await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url));
+  } catch (error) {
+    console.warn(`no offline use: ${error.message}`); // e.g. a private window that refuses it
+    return;
+  }
+  const offer = (sw) => {
+    if (!sw || !navigator.serviceWorker.controller) return; // a first install needs no update
+    $('update').hidden = false;
+    $('update-now').onclick = () => {
+      navigator.serviceWorker.addEventListener('controllerchange', () => location.reload());
+      sw.postMessage({ type: 'update' });
+    };
+  };
+  offer(registration.waiting);
+  registration.addEventListener('updatefound', () => {
+    const sw = registration.installing;
+    sw.addEventListener('statechange', () => {
+      if (sw.state === 'installed') offer(sw);
+    });
+  });
+}
+
+$('version').textContent = `Version ${VERSION}.`;
+registerServiceWorker();
 
 if (navigator.gpu) {
   startWorker(true);

@@ -1,18 +1,19 @@
-// A static server for the page on 127.0.0.1, with gzip, the right MIME types and the page's
-// security headers. It answers GET and HEAD for the page's own files only: index.html, www/ (with
-// the built wasm in www/pkg/) and weights/; anything else gets a 4xx, and nothing stops it.
+// A static server for the built site (dist/, from `make dist`) on 127.0.0.1, with gzip, the right
+// MIME types and the site's headers (www/headers.mjs, the same ones dist/_headers gives static
+// hosts). It answers GET and HEAD for the files in dist/ only; anything else gets a 4xx, and
+// nothing stops it. The page needs no server of ours: any static file server will do.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { SECURITY, cacheControl } from './headers.mjs';
 
-const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const DIST = resolve(new URL('../dist', import.meta.url).pathname);
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream', '.sha256': 'text/plain; charset=utf-8',
-  '.png': 'image/png',
+  '.png': 'image/png', '.webmanifest': 'application/manifest+json',
 };
-const ALLOWED = [/^index\.html$/, /^www\/[\w./-]+$/, /^weights\/googlenet\.safetensors(\.sha256)?$/];
 const cache = new Map(); // path -> { mtime, raw, gz }
 
 async function load(path) {
@@ -25,21 +26,13 @@ async function load(path) {
   return entry;
 }
 
-// The page's policy, as headers: a worker takes its CSP from its own response, not from the
-// page's <meta>, and frame-ancestors is only honoured in a header.
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
-  "img-src 'self' blob: data:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; " +
-  "frame-ancestors 'none'";
-const SECURITY = {
-  'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
-};
-
 function answer(res, status, text, headers = {}) {
   res.writeHead(status, { ...SECURITY, 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
-// The file a request path names, or null: only the page's own files, and never a path that
-// does not decode (a bad percent-escape is the client's error, not the server's).
+// The file a request path names, or null: only files in the site, never a dotfile or a path out
+// of it, and undefined for a path that does not decode (a bad percent-escape is the client's
+// error, not the server's).
 function route(url) {
   let path;
   try {
@@ -47,12 +40,14 @@ function route(url) {
   } catch {
     return undefined;
   }
-  if (path.includes('\0')) return null;
-  const rel = normalize(path.replace(/^\/+/, '') || 'index.html');
-  return ALLOWED.some((re) => re.test(rel)) && !rel.includes('..') ? rel : null;
+  if (path.includes('\0') || path.includes('\\')) return null;
+  let rel = normalize(path.replace(/^\/+/, ''));
+  if (rel === '.' || rel.endsWith('/')) rel = join(rel, 'index.html');
+  const parts = rel.split('/');
+  return parts.some((part) => part.startsWith('.')) ? null : rel;
 }
 
-export function serve(port = 8080, host = '127.0.0.1') {
+export function serve(port = 8080, host = '127.0.0.1', root = DIST) {
   const server = createServer(async (req, res) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -70,7 +65,7 @@ export function serve(port = 8080, host = '127.0.0.1') {
       }
       let file;
       try {
-        file = await load(join(ROOT, rel));
+        file = await load(join(root, rel));
       } catch {
         answer(res, 404, 'not found');
         return;
@@ -82,7 +77,7 @@ export function serve(port = 8080, host = '127.0.0.1') {
         'content-type': TYPES[extname(rel)] || 'application/octet-stream',
         'content-length': body.length,
         'x-content-length': file.raw.length,
-        'cache-control': 'no-cache',
+        'cache-control': cacheControl(rel),
         ...(gzip ? { 'content-encoding': 'gzip' } : {}),
       });
       res.end(req.method === 'HEAD' ? undefined : body);

@@ -11,14 +11,25 @@ let running = false;
 let stopRequested = false;
 
 const post = (type, data = {}, transfer = []) => postMessage({ type, ...data }, transfer);
+// An error the page acts on by its kind (the engine's errors carry theirs), never by its text.
+const failure = (kind, message) => Object.assign(new Error(message), { kind });
+
+// fetch, with "no connection" as an error of kind 'network'.
+async function get(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    throw failure('network', `${url.pathname.split('/').pop()} could not be downloaded (${error.message})`);
+  }
+}
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 // The weights, from Cache Storage when this version was fetched before, else downloaded with
 // byte progress, checked against their sha256 and only then cached: a corrupt download is
 // fetched once more, and never kept. If the cache is full, the dream goes on uncached.
 async function weights() {
-  const shaResponse = await fetch(WEIGHTS + '.sha256');
-  if (!shaResponse.ok) throw new Error(`the weights' checksum could not be downloaded (HTTP ${shaResponse.status})`);
+  const shaResponse = await get(new URL(WEIGHTS + '.sha256'));
+  if (!shaResponse.ok) throw failure('network', `the weights' checksum could not be downloaded (HTTP ${shaResponse.status})`);
   const sha = (await shaResponse.text()).trim();
   const key = `${WEIGHTS}?sha256=${sha}`;
   const cache = await caches.open('deepdream-weights');
@@ -42,7 +53,7 @@ async function weights() {
       bytes = await download();
       checkWeights(bytes, sha);
     } catch (second) {
-      throw new Error(`the weights failed twice (${first.message}; then ${second.message}). ` +
+      throw failure('weights', `the weights failed twice (${first.message}; then ${second.message}). ` +
         'Check the connection and reload the page');
     }
   }
@@ -56,8 +67,8 @@ async function weights() {
 }
 
 async function download() {
-  const response = await fetch(WEIGHTS, { cache: 'no-store' });
-  if (!response.ok) throw new Error(`the weights could not be downloaded (HTTP ${response.status})`);
+  const response = await get(WEIGHTS, { cache: 'no-store' });
+  if (!response.ok) throw failure('network', `the weights could not be downloaded (HTTP ${response.status})`);
   const total = Number(response.headers.get('x-content-length') || response.headers.get('content-length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -143,21 +154,23 @@ async function handle(message) {
       stopRequested = true;
       return undefined;
     default:
-      throw new Error(`unknown message ${message.type}`);
+      throw failure('internal', `unknown message ${message.type}`);
   }
 }
 
 onmessage = async (event) => {
   try {
     // A recipe is only read and normalised, so it may change while a dream runs.
-    if (!['stop', 'recipe'].includes(event.data.type) && running) throw new Error('a dream is already running');
+    if (!['stop', 'recipe'].includes(event.data.type) && running) throw failure('busy', 'a dream is already running');
     await handle(event.data);
   } catch (error) {
     // A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead
-    // device (a DeviceError): the page starts a new worker. The panic hook leaves its sentence.
+    // device (the engine marks those fatal): the page starts a new worker. The panic hook
+    // leaves its sentence.
     const panicked = error instanceof WebAssembly.RuntimeError;
-    const fatal = panicked || error?.name === 'DeviceError' || engine === null;
+    const fatal = panicked || error?.fatal === true || engine === null;
+    const kind = panicked ? 'panic' : error?.kind ?? 'internal';
     const message = panicked ? self.deepdreamPanic || 'the engine failed unexpectedly' : String(error?.message ?? error);
-    post('error', { message, fatal, during: event.data.type });
+    post('error', { message, kind, fatal, during: event.data.type });
   }
 };

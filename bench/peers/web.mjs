@@ -14,7 +14,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { serve } from '../../www/serve.mjs';
-import { readPng } from '../../tests/web/png.mjs';
+import { readPng } from '../../www/png.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const PEERS = join(ROOT, 'bench/peers');
@@ -141,10 +141,9 @@ if (tfjsBackends.length) {
 // Our page, timed as tests/web/bench.mjs does it: the gaps between #progress-text updates, one
 // per step. steps = runs + 1: the first step (photo decode, first pipelines) is the warm-up.
 const oursEngines = ['webgpu', 'cpu'].filter((e) => wanted.includes(`ours-${e}`));
-const missing = ['www/pkg/deepdream_bg.wasm', 'weights/googlenet.safetensors', 'weights/googlenet.safetensors.sha256']
-  .filter((p) => !existsSync(join(ROOT, p)));
+const missing = ['dist/index.html', 'dist/sw.js'].filter((p) => !existsSync(join(ROOT, p)));
 if (oursEngines.length && missing.length) {
-  console.error(`skipping our page: ${missing.join(', ')} missing (make serve builds them)`);
+  console.error(`skipping our page: ${missing.join(', ')} missing (make dist builds them)`);
 } else if (oursEngines.length) {
   const server = await serve(0);
   const base = `http://127.0.0.1:${server.address().port}/`;

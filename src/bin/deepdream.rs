@@ -15,7 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// The photo the benchmark dreams on (CC0, from scikit-image).
 const BENCH_PHOTO: &[u8] = include_bytes!("../../tests/images/coffee.png");
-const DEFAULT_WEIGHTS: &str = "weights/googlenet.safetensors";
+/// The weights' file name where `make install` puts them, and in the checkout's `weights/`.
+const WEIGHTS_FILE: &str = "googlenet.safetensors";
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +31,9 @@ struct Cli {
 
 #[derive(Args)]
 struct Engine {
-    /// Weights file written by `make weights` [env: DEEPDREAM_WEIGHTS; default: weights/googlenet.safetensors]
+    /// Weights file written by `make weights` [env: DEEPDREAM_WEIGHTS; default: the first of
+    /// $XDG_DATA_HOME/deepdream/, ~/.local/share/deepdream/ (where `make install` puts them),
+    /// ../share/deepdream/ beside the binary, and ./weights/ that holds googlenet.safetensors]
     #[arg(long, global = true)]
     weights: Option<PathBuf>,
     /// Run on the CPU (Burn's flex backend) instead of the GPU
@@ -152,15 +155,51 @@ struct Loaded {
     backend: String,
 }
 
-fn load(engine: &Engine) -> Result<Loaded, String> {
-    let path = engine
+/// Where the weights may be when neither --weights nor DEEPDREAM_WEIGHTS names them, in order:
+/// the user's data directory (`make install`), an install prefix's share/ beside the binary,
+/// and the checkout, so the tool works from any directory once installed.
+fn weights_candidates() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    if let Some(data) = data_home {
+        found.push(data.join("deepdream").join(WEIGHTS_FILE));
+    }
+    if let Some(bin) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        found.push(bin.join("../share/deepdream").join(WEIGHTS_FILE));
+    }
+    found.push(Path::new("weights").join(WEIGHTS_FILE));
+    found
+}
+
+fn weights_path(engine: &Engine) -> Result<PathBuf, String> {
+    if let Some(path) = engine
         .weights
         .clone()
         .or_else(|| std::env::var_os("DEEPDREAM_WEIGHTS").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
+    {
+        return Ok(path);
+    }
+    let candidates = weights_candidates();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let places: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "no weights file found (looked for {}): run `make install` in the checkout, or pass --weights PATH",
+            places.join(", ")
+        )
+    })
+}
+
+fn load(engine: &Engine) -> Result<Loaded, String> {
+    let path = weights_path(engine)?;
     let bytes = std::fs::read(&path).map_err(|e| {
         format!(
-            "cannot read the weights file {} ({e}): run `make weights` first, or pass --weights PATH",
+            "cannot read the weights file {} ({e}): run `make weights` in the checkout (or `make install`), or pass --weights PATH",
             path.display()
         )
     })?;

@@ -70,7 +70,7 @@ impl Dream {
         }
         let min = params.check_size(w, h)?;
         if (w * h) as u64 > limits.max_pixels() {
-            return Err(Error::Device(format!(
+            return Err(Error::DeviceLimit(format!(
                 "a {w}×{h} image does not fit this device's largest buffer ({} MiB): lower max-size",
                 limits.max_buffer >> 20
             )));

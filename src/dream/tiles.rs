@@ -22,7 +22,7 @@ pub fn fit_tile(wanted: usize, deepest: Blob, min: usize, limits: &Limits) -> Re
     };
     let (mut lo, mut hi) = (min, wanted.max(min));
     if !fits(lo) {
-        return Err(Error::Device(format!(
+        return Err(Error::DeviceLimit(format!(
             "this device allows {} MiB per buffer and {} MiB per pass, less than layer {deepest} \
 needs even on its smallest tile ({min} px)",
             limits.max_buffer >> 20,
@@ -300,8 +300,12 @@ mod tests {
             max_buffer: 1 << 10,
             pass_budget: 1 << 30,
         };
-        let msg = fit_tile(512, deep, 100, &none).unwrap_err().to_string();
+        let refused = fit_tile(512, deep, 100, &none).unwrap_err();
+        let msg = refused.to_string();
         assert!(msg.contains("needs even on its smallest tile"), "{msg}");
+        // A device limit, not a device failure: the engine and its device stay usable.
+        assert_eq!(refused.kind(), "device-limit");
+        assert!(!refused.is_fatal());
     }
 
     #[test]

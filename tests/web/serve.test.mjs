@@ -52,6 +52,7 @@ test('200 malformed and hostile requests each get an answer, and the page is sti
   }
   assert.equal(await send(get('/%')), 400);
   assert.equal(await send(get('/www/../Cargo.toml')), 404);
+  assert.equal(await send(get('/_headers/../.nojekyll')), 404);
   assert.equal(await send(get('/', 'POST')), 405);
 
   const base = `http://127.0.0.1:${port}`;
@@ -59,8 +60,12 @@ test('200 malformed and hostile requests each get an answer, and the page is sti
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<title>DeepDream/);
   // The worker's script carries the policy itself: a worker does not inherit the page's <meta>.
-  const worker = await fetch(`${base}/www/worker.js`);
+  const html = await (await fetch(`${base}/index.html`)).text();
+  const app = /src="(assets\/app\.[0-9a-f]+\.js)"/.exec(html)[1];
+  const workerName = /'(worker\.[0-9a-f]+\.js)'/.exec(await (await fetch(`${base}/${app}`)).text())[1];
+  const worker = await fetch(`${base}/assets/${workerName}`);
   assert.equal(worker.status, 200);
+  assert.equal(worker.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   assert.match(worker.headers.get('content-security-policy'), /default-src 'self'.*frame-ancestors 'none'/);
   assert.equal(worker.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(worker.headers.get('referrer-policy'), 'no-referrer');

@@ -1,4 +1,4 @@
-// Just enough PNG reading for the tests: size, tEXt chunks and 8-bit RGB(A) pixels.
+// Just enough PNG for the build (the app icon) and the tests: size, tEXt chunks and 8-bit RGB(A) pixels.
 import { deflateSync, inflateSync } from 'node:zlib';
 
 export function readPng(buffer) {

@@ -1,0 +1,92 @@
+// What the browser tests share: the built site (dist/) behind a plain static file server
+// (Python's http.server: the page must need no server of ours), Debian's Chromium with WebGPU
+// through SwiftShader, and helpers to drive the page.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const DIST = join(ROOT, 'dist');
+export const PHOTO = join(ROOT, 'tests/web/cat-96x72.png');
+export const LONG = 600_000;
+
+/** `dir` served by `python3 -m http.server` on a free port: `{ base, close }`. */
+export async function staticSite(dir = DIST) {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise((done, fail) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = / port (\d+)/.exec(out);
+      if (match) done(Number(match[1]));
+    });
+    child.on('exit', (code) => fail(new Error(`http.server exited (${code}): ${out}`)));
+  });
+  const close = () => new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.on('exit', () => done());
+    child.kill();
+  });
+  return { base: `http://127.0.0.1:${port}/`, close };
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A fresh context on `base?query`, ready: `{ page, context, foreign }` (requests off the site). */
+export async function open(browser, base, query, options = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...options });
+  const page = await context.newPage();
+  const foreign = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(base) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`page: ${message.text()}`);
+  });
+  await page.goto(`${base}?${query}`);
+  await state(page, 'ready');
+  return { page, context, foreign };
+}
+
+export function state(page, wanted, timeout = LONG) {
+  return page.waitForFunction((s) => document.body.dataset.state === s, wanted, { timeout, polling: 100 });
+}
+
+export async function download(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
+}
+
+/** The state the page settles in ('done' or 'error') after `file` is chosen. */
+export async function dreamFile(page, file, timeout = LONG) {
+  await page.evaluate(() => {
+    window.settled = null;
+    const observer = new MutationObserver(() => {
+      const s = document.body.dataset.state;
+      if (s === 'done' || s === 'error') {
+        window.settled = s;
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+  });
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction(() => window.settled, null, { timeout, polling: 500 });
+  return page.evaluate(() => window.settled);
+}
+
+export function meanAbsDiff(a, b) {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}

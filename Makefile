@@ -15,7 +15,7 @@ PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 
-.PHONY: setup setup-web weights cli install uninstall wasm dist serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
+.PHONY: setup setup-web weights cli install uninstall wasm dist samples screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -53,6 +53,14 @@ www/pkg/deepdream_bg.wasm: $(shell find src weights/src -name '*.rs') Cargo.toml
 ## dist: the static site in dist/ (hashed file names, service worker, manifest, _headers): publish it anywhere
 dist: wasm weights
 	node www/build.mjs dist
+
+## samples: remake the page's sample photos and look previews (committed; uses the CLI and Chromium)
+samples: cli setup-web
+	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node www/make-samples.mjs
+
+## screenshots: the README's pictures of the page (ready, dreaming, done), taken by the page test
+screenshots: dist setup
+	DEEPDREAM_SCREENSHOTS=$(CURDIR)/docs node --test --test-name-pattern="dragged onto the page" tests/web/page.test.mjs
 
 ## serve: the site (dist/) at http://127.0.0.1:$(PORT) (PORT overrides)
 serve: dist

@@ -1,15 +1,11 @@
 // The page: hands photos and recipes to the engine's worker and draws what comes back.
 // It holds no image math and no DeepDream logic; the engine validates every recipe.
+import { LOOKS } from './looks.mjs';
 
 const $ = (id) => document.getElementById(id);
 const VERSION = 'dev'; // `make dist` writes the site's version here
-const PRESETS = [
-  ['Textures', 'inception_3b/output'],
-  ['Patterns', 'inception_4a/output'],
-  ['Classic dog-slugs', 'inception_4c/output'],
-  ['Objects', 'inception_4e/output'],
-  ['Deep', 'inception_5b/output'],
-];
+// Public-domain photos (tests/images/README.md) that dream with one click; paths relative to here.
+const SAMPLES = [['Cat', 'samples/cat.jpg'], ['Coffee', 'samples/coffee.jpg']];
 const NO_GPU = 'This browser offers no WebGPU, so the dream cannot run on your GPU. ' +
   'Chrome and Edge (version 113 or later), and Safari 26, have it. ' +
   'You can dream on the CPU instead: the same engine, about 10 to 50 times slower.';
@@ -24,13 +20,37 @@ let restart = false; // the user changed the recipe: dream the photo again with 
 let started = 0;
 let urls = [];
 let size = ''; // of the photo being dreamed, e.g. "4000×3000"
+let dims = null; // [width, height] of the photo being dreamed
 
+// What can be used now is shown; what cannot is hidden, not greyed out.
 function setState(state) {
   document.body.dataset.state = state;
-  const dreaming = state === 'dreaming';
-  $('stop').disabled = !dreaming;
-  $('more').disabled = state !== 'done';
-  $('compare').disabled = !photo;
+  const busy = state === 'dreaming' || state === 'done';
+  $('stop').hidden = state !== 'dreaming';
+  $('more').hidden = state !== 'done';
+  $('compare-label').hidden = !photo || !busy;
+  $('another').hidden = !photo;
+  $('status').hidden = !busy;
+  $('views').hidden = !photo;
+  $('drop').hidden = Boolean(photo);
+  if (state === 'dreaming') {
+    $('download').hidden = true;
+    $('download-jpeg').hidden = true;
+  }
+}
+
+// The dream on screen: as large as the viewport allows, but never more than twice its size,
+// and then pixel for pixel (an integer scale, no smoothing) rather than blurred.
+function fitView() {
+  if (!dims) return;
+  const [w, h] = dims;
+  const room = Math.min($('stage').clientWidth / w, (window.innerHeight * 0.75) / h);
+  const scale = room >= 2 ? 2 : room >= 1 ? 1 : room;
+  const canvas = $('canvas');
+  for (const view of [canvas, $('original')]) {
+    view.style.width = `${Math.floor(w * scale)}px`;
+    view.classList.toggle('enlarged', scale > 1 && view === canvas && canvas.width === w);
+  }
 }
 
 function alertUser(message) {
@@ -117,6 +137,7 @@ async function takeFile(file) {
     return;
   }
   photo = { bytes, name: file.name || 'pasted.png' };
+  setState(document.body.dataset.state); // the stage shows the photo's place, not the drop zone
   urls.forEach(URL.revokeObjectURL);
   urls = [URL.createObjectURL(file)];
   $('original').src = urls[0];
@@ -151,7 +172,7 @@ const handlers = {
     $('weights-progress').max = total || 1;
     $('weights-progress').value = loaded;
     $('weights-text').textContent = cached ? 'from this browser’s cache'
-      : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+      : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB (once; then kept offline)`;
   },
   ready({ backend, layers }) {
     $('load').hidden = true;
@@ -186,8 +207,8 @@ const handlers = {
     started = performance.now();
     if (!info) return;
     size = `${info.width}×${info.height}`;
-    // Previews come at each octave's size; the canvas is shown at the photo's proportions.
-    $('views').style.setProperty('--ratio', info.width / info.height);
+    // Previews come at each octave's size; the canvas is shown at the photo's size.
+    dims = [info.width, info.height];
     if (info.note) noteUser(`Note: ${info.note}.`);
   },
   progress({ progress: p }) {
@@ -195,7 +216,7 @@ const handlers = {
     $('progress').value = p.done;
     const left = ((performance.now() - started) / 1000 / p.done) * (p.total - p.done);
     $('progress-text').textContent =
-      `Octave ${p.octave} of ${p.octaves}, step ${p.step} of ${p.steps} — about ${seconds(left)} left`;
+      `Octave ${p.octave} of ${p.octaves}, step ${p.step} of ${p.steps} · ${seconds(left)} left`;
   },
   preview({ image }) {
     const canvas = $('canvas');
@@ -204,6 +225,7 @@ const handlers = {
       canvas.height = image.height;
     }
     canvas.getContext('2d').putImageData(image, 0, 0);
+    fitView();
   },
   done({ png, jpeg, stats }) {
     urls.slice(1).forEach(URL.revokeObjectURL);
@@ -249,11 +271,21 @@ const handlers = {
   },
 };
 
-for (const [label, layer] of PRESETS) {
+function thumbButton(label, src) {
   const button = document.createElement('button');
   button.type = 'button';
-  button.textContent = label;
+  button.className = 'thumb';
+  const img = new Image(56, 56);
+  img.alt = '';
+  img.src = new URL(src, import.meta.url);
+  button.append(img, label);
+  return button;
+}
+
+for (const { name, layer, preview } of LOOKS) {
+  const button = thumbButton(name, preview);
   button.dataset.layer = layer;
+  button.title = `${name}: dreams layer ${layer}`;
   button.onclick = () => {
     const params = new URLSearchParams(query);
     params.set('layer', layer);
@@ -263,8 +295,28 @@ for (const [label, layer] of PRESETS) {
   $('presets').append(button);
 }
 
+for (const [label, path] of SAMPLES) {
+  const button = thumbButton(label, path);
+  button.onclick = async () => {
+    const url = new URL(path, import.meta.url);
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const blob = await response.blob();
+      takeFile(new File([blob], url.pathname.split('/').pop().replace(/\.[0-9a-f]{12}\./, '.'), { type: blob.type }));
+    } catch (error) {
+      alertUser(`The sample photo could not be loaded (${error.message}).`);
+    }
+  };
+  $('sample-list').append(button);
+}
+
 $('recipe').addEventListener('change', () => chooseRecipe(formQuery()));
-$('file').addEventListener('change', (event) => takeFile(event.target.files[0]));
+$('file').addEventListener('change', (event) => {
+  takeFile(event.target.files[0]);
+  event.target.value = ''; // so that choosing the same file again dreams it again
+});
+$('another').onclick = () => $('file').click();
 $('stop').onclick = () => worker.postMessage({ type: 'stop' });
 $('more').onclick = () => {
   setState('dreaming');
@@ -281,11 +333,25 @@ $('use-cpu').onclick = () => {
   alertUser('');
   startWorker(false);
 };
+// A file dragged over the page lights up the stage; dropping it anywhere dreams it.
+let dragDepth = 0;
+document.addEventListener('dragenter', (event) => {
+  if (![...event.dataTransfer.types].includes('Files')) return;
+  dragDepth++;
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) document.body.classList.remove('dragging');
+});
 document.addEventListener('dragover', (event) => event.preventDefault());
 document.addEventListener('drop', (event) => {
   event.preventDefault();
+  dragDepth = 0;
+  document.body.classList.remove('dragging');
   takeFile(event.dataTransfer.files[0]);
 });
+window.addEventListener('resize', fitView);
 document.addEventListener('paste', (event) => {
   const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
   if (item) takeFile(item.getAsFile());

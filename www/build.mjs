@@ -8,7 +8,7 @@
 // lot under one version, so an update swaps every file at once.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CSP, headersFile } from './headers.mjs';
 import { icon } from './icon.mjs';
@@ -74,7 +74,21 @@ worker = swap(worker, "'./pkg/deepdream.js'", `'./${basename(glue)}'`, 'worker.j
 worker = swap(worker, "'../weights/googlenet.safetensors'", `'../${weights}'`, 'worker.js');
 const workerPath = emit('assets/worker.js', Buffer.from(worker));
 
-let app = read('www/app.js').toString();
+// Sample photos and look previews, named in looks.mjs and app.js relative to those files.
+const images = {};
+for (const dir of ['samples', 'looks']) {
+  for (const file of readdirSync(join(ROOT, 'www', dir)).filter((f) => f.endsWith('.jpg')).sort()) {
+    images[`'${dir}/${file}'`] = `'${emit(`assets/${dir}/${file}`, read(`www/${dir}/${file}`)).slice('assets/'.length)}'`;
+  }
+}
+const withImages = (text, file) => Object.entries(images).reduce(
+  (t, [from, to]) => (t.includes(from) ? t.split(from).join(to) : t), text);
+const looks = withImages(read('www/looks.mjs').toString(), 'looks.mjs');
+// .js, not .mjs: hosts serve .js as JavaScript, which a module script must be.
+const looksPath = emit('assets/looks.js', Buffer.from(looks));
+
+let app = withImages(read('www/app.js').toString(), 'app.js');
+app = swap(app, "'./looks.mjs'", `'./${basename(looksPath)}'`, 'app.js');
 app = swap(app, "'worker.js'", `'${basename(workerPath)}'`, 'app.js');
 app = swap(app, "const VERSION = 'dev';", `const VERSION = ${JSON.stringify(VERSION)};`, 'app.js');
 const appPath = emit('assets/app.js', Buffer.from(app));

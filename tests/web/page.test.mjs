@@ -334,3 +334,69 @@ test('every kind of file dreams upright with its alpha, or gets one sentence and
   }
   await context.close();
 });
+
+test('the first minute on a phone, by keyboard alone: a drop zone, a sample dreamed, the result saved', { timeout: LONG }, async () => {
+  const { page, context } = await open('octaves=1&steps=1&jitter=0', { viewport: { width: 390, height: 844 } });
+  // Ready: where to drop, samples and looks with their previews; nothing that cannot be used yet.
+  assert.match(await page.textContent('#drop'), /Drop a photo here.*paste.*pick one/s);
+  assert.equal(await page.isVisible('#drop'), true);
+  for (const id of ['#stop', '#more', '#download', '#download-jpeg', '#compare-label', '#another', '#status']) {
+    assert.equal(await page.isHidden(id), true, `${id} is shown before it can be used`);
+  }
+  const previews = await page.$$eval('#presets img, #sample-list img', (imgs) => imgs.map((i) => i.complete && i.naturalWidth));
+  assert.equal(previews.length, 7);
+  assert.ok(previews.every((w) => w > 0), 'every look and sample shows its picture');
+  const fits = () => page.evaluate(() => document.scrollingElement.scrollWidth <= window.innerWidth);
+  assert.ok(await fits(), 'nothing wider than the phone');
+
+  // Tab to the cat sample and press Enter: it dreams.
+  for (let i = 0; i < 10 && await page.evaluate(() => document.activeElement?.textContent) !== 'Cat'; i++) {
+    await page.keyboard.press('Tab');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cat');
+  await page.keyboard.press('Enter');
+  await state(page, 'dreaming');
+  assert.equal(await page.isVisible('#stop'), true);
+  await state(page, 'done');
+  assert.ok(await fits(), 'the dream fits the phone');
+  const status = await page.$eval('#status', (e) => e.getBoundingClientRect().height);
+  assert.ok(status < 40, `the status is one line (${status} px high)`);
+  const shown = await page.$eval('#canvas', (c) => [c.getBoundingClientRect().width, c.width]);
+  assert.ok(shown[0] <= 390 && shown[1] === 451, `${shown}`);
+
+  // Tab on to the PNG download and take it with Enter.
+  for (let i = 0; i < 10 && await page.evaluate(() => document.activeElement?.id) !== 'download'; i++) {
+    await page.keyboard.press('Tab');
+  }
+  const [file] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+  assert.equal(file.suggestedFilename(), 'cat-dream.png');
+  const png = readPng(readFileSync(await file.path()));
+  assert.deepEqual([png.width, png.height], [451, 300]);
+  await context.close();
+});
+
+test('a photo dragged onto the page lights the stage, dreams, and shows at most 2× and pixel-exact', { timeout: LONG }, async () => {
+  // The README's screenshots come from here: DEEPDREAM_SCREENSHOTS=docs keeps them.
+  const shots = process.env.DEEPDREAM_SCREENSHOTS || mkdtempSync(join(tmpdir(), 'deepdream-shots-'));
+  const { page, context } = await open('layer=inception_4c/output&octaves=1&steps=2&jitter=0', { viewport: { width: 1000, height: 900 } });
+  await page.screenshot({ path: join(shots, 'ready.png') });
+  const drag = await page.evaluateHandle((bytes) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(bytes)], 'cat.jpg', { type: 'image/jpeg' }));
+    return data;
+  }, [...readFileSync(join(ROOT, 'www/samples/cat.jpg'))]);
+  await page.dispatchEvent('body', 'dragenter', { dataTransfer: drag });
+  assert.equal(await page.evaluate(() => document.body.classList.contains('dragging')), true, 'the stage lights up');
+  await page.dispatchEvent('body', 'drop', { dataTransfer: drag });
+  assert.equal(await page.evaluate(() => document.body.classList.contains('dragging')), false);
+  await page.waitForFunction(() => Number(document.getElementById('progress').value) >= 1, null, { timeout: LONG });
+  await page.screenshot({ path: join(shots, 'dreaming.png') });
+  await state(page, 'done');
+  await page.screenshot({ path: join(shots, 'done.png') });
+  // 451×300 in a 1000×900 page: shown at exactly 2×, without smoothing.
+  const view = await page.$eval('#canvas', (c) => [c.getBoundingClientRect().width, c.width, getComputedStyle(c).imageRendering]);
+  assert.deepEqual(view, [902, 451, 'pixelated']);
+  const png = readPng((await download(page, '#download')).bytes);
+  assert.equal(png.width, 451);
+  await context.close();
+});

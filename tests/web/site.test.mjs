@@ -34,9 +34,9 @@ test('every file a version needs has a hashed name, and the host headers are wri
   const dir = join(ROOT, 'dist');
   const top = readdirSync(dir).sort();
   assert.deepEqual(top, ['.nojekyll', '_headers', 'assets', 'index.html', 'manifest.webmanifest', 'sw.js', 'weights']);
-  for (const file of [...readdirSync(join(dir, 'assets')), ...readdirSync(join(dir, 'weights'))]) {
-    assert.match(file, /\.[0-9a-f]{12}\.(js|css|wasm|png|safetensors)(\.sha256)?$/, file);
-  }
+  const files = readdirSync(dir, { recursive: true }).filter((f) => /^(assets|weights)\/.*\./.test(f));
+  assert.ok(files.some((f) => f.startsWith('assets/samples/')) && files.some((f) => f.startsWith('assets/looks/')));
+  for (const file of files) assert.match(file, /\.[0-9a-f]{12}\.(js|css|wasm|png|jpg|safetensors)(\.sha256)?$/, file);
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
   assert.doesNotMatch(html, /www\//, 'no source paths left');
   assert.match(html, /<link rel="manifest" href="manifest.webmanifest">/);

@@ -26,8 +26,10 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 // The weights, from Cache Storage when this version was fetched before, else downloaded with
 // byte progress, checked against their sha256 and only then cached: a corrupt download is
-// fetched once more, and never kept. If the cache is full, the dream goes on uncached.
-async function weights() {
+// fetched once more, and never kept. If the cache is full, the dream goes on uncached. A cached
+// copy is not checked here: the engine checks whatever it is given (`load` below), and hashing
+// 28 MB twice would cost a cached start ~0.15 s. `wasmReady` resolves once checkWeights exists.
+async function weights(wasmReady) {
   const shaResponse = await get(new URL(WEIGHTS + '.sha256'));
   if (!shaResponse.ok) throw failure('network', `the weights' checksum could not be downloaded (HTTP ${shaResponse.status})`);
   const sha = (await shaResponse.text()).trim();
@@ -35,15 +37,10 @@ async function weights() {
   const cache = await caches.open('deepdream-weights');
   const cached = await cache.match(key);
   if (cached) {
-    const bytes = new Uint8Array(await cached.arrayBuffer());
-    try {
-      checkWeights(bytes, sha);
-      post('weights', { loaded: 1, total: 1, cached: true });
-      return { bytes, sha };
-    } catch {
-      await cache.delete(key); // damaged on disk: download again
-    }
+    post('weights', { loaded: 1, total: 1, cached: true });
+    return { bytes: new Uint8Array(await cached.arrayBuffer()), sha, drop: () => cache.delete(key) };
   }
+  await wasmReady;
   let bytes;
   try {
     bytes = await download();
@@ -89,10 +86,21 @@ async function download() {
   return bytes;
 }
 
+// The wasm compiles while the weights are read.
 async function load(gpu) {
-  wasm = await init();
-  const { bytes, sha } = await weights();
-  engine = await Engine.create(bytes, sha, gpu);
+  const wasmReady = init().then((instance) => { wasm = instance; });
+  wasmReady.catch(() => {}); // a failed compile is reported where it is awaited
+  let { bytes, sha, drop } = await weights(wasmReady);
+  await wasmReady;
+  try {
+    engine = await Engine.create(bytes, sha, gpu);
+  } catch (error) {
+    if (!drop || error?.kind !== 'weights') throw error;
+    // The cached copy was damaged on disk: forget it and download the weights again.
+    await drop();
+    ({ bytes, sha } = await weights(wasmReady));
+    engine = await Engine.create(bytes, sha, gpu);
+  }
   post('ready', { backend: engine.backend(), layers: layers() });
 }
 

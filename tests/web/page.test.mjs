@@ -210,6 +210,18 @@ test('a corrupt download of the weights is fetched again, and only a good one is
     assert.equal(spoil, 0);
     assert.deepEqual(await cachedWeights(page), { length: real.length, last: real[real.length - 1] });
     assert.equal(await dreamFile(page, PHOTO), 'done');
+    // The cached copy damaged on disk: the engine refuses it, and a good one is fetched again.
+    await page.evaluate(async () => {
+      const cache = await caches.open('deepdream-weights');
+      const [key] = await cache.keys();
+      const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+      bytes[bytes.length - 1] ^= 0xff;
+      await cache.put(key, new Response(bytes));
+    });
+    assert.notDeepEqual(await cachedWeights(page), { length: real.length, last: real[real.length - 1] });
+    await page.reload();
+    await state(page, 'ready');
+    assert.deepEqual(await cachedWeights(page), { length: real.length, last: real[real.length - 1] });
     await context.close();
 
     // Two bad downloads: the page says so, and nothing is cached for the next visit to trip on.

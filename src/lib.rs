@@ -8,6 +8,7 @@ pub mod dream;
 mod error;
 pub mod image_io;
 pub mod model;
+pub mod session;
 #[cfg(target_family = "wasm")]
 pub mod web;
 

@@ -1,7 +1,7 @@
 //! The wasm-bindgen face: what the page's Web Worker calls. It owns no DeepDream logic; it moves
 //! bytes and recipes between JavaScript and the engine.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::Clamped;
@@ -11,9 +11,10 @@ use web_sys::ImageData;
 
 use crate::Error;
 use crate::device::{self, Limits};
-use crate::dream::{Dream, DreamParams, Progress};
-use crate::image_io::{self, Photo};
+use crate::dream::{DreamParams, Progress};
+use crate::image_io;
 use crate::model::{Blob, GoogLeNet};
+use crate::session::Session;
 
 impl From<Error> for JsValue {
     fn from(e: Error) -> Self {
@@ -110,12 +111,6 @@ pub struct Engine {
     session: Option<Session>,
 }
 
-struct Session {
-    dream: Dream,
-    params: DreamParams,
-    alpha: Option<image::GrayImage>,
-}
-
 #[wasm_bindgen]
 impl Engine {
     /// Checks `weights` against `sha256`, sets up WebGPU (or the CPU when `gpu` is false) and
@@ -153,7 +148,7 @@ impl Engine {
         let tile = self
             .session
             .as_ref()
-            .map_or(JsValue::NULL, |s| s.dream.tile().into());
+            .map_or(JsValue::NULL, |s| s.dream().tile().into());
         object(&[
             ("maxBuffer", (self.limits.max_buffer as f64).into()),
             ("passBudget", (self.limits.pass_budget as f64).into()),
@@ -167,51 +162,28 @@ impl Engine {
     pub fn begin(&mut self, photo: &[u8], query: &str) -> Result<JsValue, JsValue> {
         self.session = None;
         let params = DreamParams::from_query(query)?;
-        let photo = image_io::decode(photo)?;
-        let (Photo { rgb, alpha }, note) =
-            image_io::fit(photo, params.max_size, self.limits.max_pixels());
-        let (w, h) = rgb.dimensions();
-        params.check_size(w as usize, h as usize)?;
-        let image = image_io::to_tensor(&rgb, &self.device);
-        self.start(image, params.clone(), alpha)?;
-        Ok(object(&[
+        let photo = Session::read(photo, &params)?;
+        let session = Session::begin(&self.model, &self.device, &self.limits, photo, params)?;
+        let (w, h) = session.size();
+        let info = object(&[
             ("width", w.into()),
             ("height", h.into()),
-            ("note", note.map_or(JsValue::NULL, |n| n.into())),
-            ("recipe", params.to_query().into()),
-        ]))
+            ("note", session.note().map_or(JsValue::NULL, |n| n.into())),
+            ("recipe", session.recipe().into()),
+        ]);
+        self.session = Some(session);
+        Ok(info)
     }
 
     /// Starts another dream from the current result with the recipe `query`, the one the page
-    /// shows. Its seed moves on by one when it is the last dream's, so "more" never repeats the
-    /// same jitter.
+    /// shows (at the next seed when it is the last dream's).
     pub fn more(&mut self, query: &str) -> Result<(), JsValue> {
         let params = DreamParams::from_query(query)?;
         let session = self
             .session
             .take()
             .ok_or_else(|| js_sys::Error::new("there is no dream to continue"))?;
-        let seed = if params.seed == session.params.seed {
-            params.seed.wrapping_add(1)
-        } else {
-            params.seed
-        };
-        let params = DreamParams { seed, ..params };
-        Ok(self.start(session.dream.result(), params, session.alpha)?)
-    }
-
-    fn start(
-        &mut self,
-        image: Tensor<4>,
-        params: DreamParams,
-        alpha: Option<image::GrayImage>,
-    ) -> Result<(), Error> {
-        let dream = Dream::new(&self.model, image, params.clone(), &self.limits)?;
-        self.session = Some(Session {
-            dream,
-            params,
-            alpha,
-        });
+        self.session = Some(session.more(&self.model, &self.limits, params)?);
         Ok(())
     }
 
@@ -227,12 +199,12 @@ impl Engine {
             .session
             .as_mut()
             .ok_or_else(|| js_sys::Error::new("no photo is being dreamed"))?;
-        Ok(session.dream.step()?.map_or(JsValue::NULL, progress))
+        Ok(session.step()?.map_or(JsValue::NULL, progress))
     }
 
     /// The image so far at the current octave's size, as an `ImageData` (resolves the promise).
     pub fn preview(&self) -> Result<Promise, JsValue> {
-        let image = self.session()?.dream.preview();
+        let image = self.session()?.preview();
         Ok(future_to_promise(async move {
             let rgb = image_io::from_tensor(image).await?;
             let (w, h) = rgb.dimensions();
@@ -243,26 +215,17 @@ impl Engine {
 
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe inside.
     pub fn png(&self) -> Result<Promise, JsValue> {
-        let session = self.session()?;
-        let (image, alpha, recipe) = (
-            session.dream.result(),
-            session.alpha.clone(),
-            session.params.to_query(),
-        );
+        let png = self.session()?.png();
         Ok(future_to_promise(async move {
-            let rgb = image_io::from_tensor(image).await?;
-            let bytes = image_io::encode_png(&rgb, alpha.as_ref(), &recipe)?;
-            Ok(Uint8Array::from(bytes.as_slice()).into())
+            Ok(Uint8Array::from(png.await?.as_slice()).into())
         }))
     }
 
     /// The result so far at full size as JPEG bytes.
     pub fn jpeg(&self) -> Result<Promise, JsValue> {
-        let image = self.session()?.dream.result();
+        let jpeg = self.session()?.jpeg();
         Ok(future_to_promise(async move {
-            let rgb = image_io::from_tensor(image).await?;
-            let bytes = image_io::encode_jpeg(&rgb)?;
-            Ok(Uint8Array::from(bytes.as_slice()).into())
+            Ok(Uint8Array::from(jpeg.await?.as_slice()).into())
         }))
     }
 }

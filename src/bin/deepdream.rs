@@ -11,6 +11,7 @@ use deepdream::device::{self, Limits};
 use deepdream::dream::{self, Dream, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
 use deepdream::model::{Blob, GoogLeNet, Labels};
+use deepdream::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The photo the benchmark dreams on (CC0, from scikit-image).
@@ -243,6 +244,7 @@ fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
     image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// `dream`: the engine's one pipeline (`Session`) between two files, with a progress bar.
 fn dream_file(
     input: &Path,
     output: &Path,
@@ -252,11 +254,14 @@ fn dream_file(
     let out_name = output.to_string_lossy();
     let format = OutputFormat::for_path(&out_name)
         .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
+    params.validate().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let photo = read_photo(input)?;
-    params
-        .check_size(photo.dimensions().0 as usize, photo.dimensions().1 as usize)
-        .map_err(|e| format!("{}: {e}", input.display()))?;
+    // A bad or too-small photo is refused before the network loads.
+    let photo = std::fs::read(input)
+        .map_err(|e| format!("cannot read {}: {e}", input.display()))
+        .and_then(|bytes| {
+            Session::read(&bytes, &params).map_err(|e| format!("{}: {e}", input.display()))
+        })?;
     let Loaded {
         model,
         device,
@@ -264,15 +269,12 @@ fn dream_file(
         backend,
         ..
     } = load(engine)?;
-    let (photo, note) = image_io::fit(photo, params.max_size, limits.max_pixels());
-    let (w, h) = photo.dimensions();
-    params
-        .check_size(w as usize, h as usize)
+    let mut session = Session::begin(&model, &device, &limits, photo, params)
         .map_err(|e| format!("{}: {e}", input.display()))?;
-    if let Some(note) = note {
+    if let Some(note) = session.note() {
         eprintln!("deepdream: {note}");
     }
-    let image = image_io::to_tensor(&photo.rgb, &device);
+    let (w, h) = session.size();
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, ~{eta} left",
@@ -281,24 +283,23 @@ fn dream_file(
         .progress_chars("=> "),
     );
     bar.set_message(format!("dreaming {w}×{h} on {backend}"));
-    let query = params.to_query();
-    let cancel = AtomicBool::new(false);
     let mut usage = Usage::default();
-    let result = dream::run(&model, image, params, &limits, &cancel, |dream, p| {
+    while let Some(p) = session.step().map_err(|e| e.to_string())? {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
-        usage.record(dream, &device);
-    })
-    .map_err(|e| e.to_string())?;
+        usage.record(session.dream(), &device);
+    }
     bar.finish_and_clear();
-    let rgb = pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
     let bytes = match format {
-        OutputFormat::Png => image_io::encode_png(&rgb, photo.alpha.as_ref(), &query),
-        OutputFormat::Jpeg => image_io::encode_jpeg(&rgb),
+        OutputFormat::Png => pollster::block_on(session.png()),
+        OutputFormat::Jpeg => pollster::block_on(session.jpeg()),
     }
     .map_err(|e| e.to_string())?;
     std::fs::write(output, bytes).map_err(|e| format!("cannot write {out_name}: {e}"))?;
-    eprintln!("deepdream: wrote {out_name} ({w}×{h}, {query})");
+    eprintln!(
+        "deepdream: wrote {out_name} ({w}×{h}, {})",
+        session.recipe()
+    );
     let mut stats = format!(
         "deepdream: {:.1} s on {backend}, tiles of up to {} px",
         started.elapsed().as_secs_f64(),

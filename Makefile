@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine: `make serve` (the app) and `make test` (every test).
+# On a fresh machine: `make serve` (the app), `make test` (the behaviour checks, minutes), `make test-slow` (12 MP, GPU loss).
 # Builds go to a persistent folder outside the checkout; override CARGO_TARGET_DIR to move it.
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/deepdream/target

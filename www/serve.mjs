@@ -12,7 +12,7 @@ const DIST = resolve(new URL('../dist', import.meta.url).pathname);
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream', '.sha256': 'text/plain; charset=utf-8',
-  '.png': 'image/png', '.webmanifest': 'application/manifest+json',
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.webmanifest': 'application/manifest+json',
 };
 const cache = new Map(); // path -> { mtime, raw, gz }
 

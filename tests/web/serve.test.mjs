@@ -62,7 +62,12 @@ test('200 malformed and hostile requests each get an answer, and the page is sti
   // The worker's script carries the policy itself: a worker does not inherit the page's <meta>.
   const html = await (await fetch(`${base}/index.html`)).text();
   const app = /src="(assets\/app\.[0-9a-f]+\.js)"/.exec(html)[1];
-  const workerName = /'(worker\.[0-9a-f]+\.js)'/.exec(await (await fetch(`${base}/${app}`)).text())[1];
+  const appText = await (await fetch(`${base}/${app}`)).text();
+  const workerName = /'(worker\.[0-9a-f]+\.js)'/.exec(appText)[1];
+  // Every kind of file the site has goes out with its own type (nosniff forbids guessing).
+  const sample = /'(samples\/cat\.[0-9a-f]+\.jpg)'/.exec(appText)[1];
+  assert.equal((await fetch(`${base}/assets/${sample}`)).headers.get('content-type'), 'image/jpeg');
+  assert.equal((await fetch(`${base}/manifest.webmanifest`)).headers.get('content-type'), 'application/manifest+json');
   const worker = await fetch(`${base}/assets/${workerName}`);
   assert.equal(worker.status, 200);
   assert.equal(worker.headers.get('cache-control'), 'public, max-age=31536000, immutable');

@@ -45,7 +45,7 @@ impl Session {
         let (Photo { rgb, alpha }, note) =
             image_io::fit(photo, params.max_size, limits.max_pixels());
         let size = rgb.dimensions();
-        params.check_size(size.0 as usize, size.1 as usize)?;
+        // Dream::new checks the recipe and this size against it.
         let image = image_io::to_tensor(&rgb, device);
         let dream = Dream::new(model, image, params.clone(), limits)?;
         Ok(Session {
@@ -65,7 +65,6 @@ impl Session {
         limits: &Limits,
         params: DreamParams,
     ) -> Result<Session, Error> {
-        params.validate()?;
         let seed = if params.seed == self.params.seed {
             params.seed.wrapping_add(1)
         } else {

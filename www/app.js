@@ -4,8 +4,9 @@ import { LOOKS } from './looks.mjs';
 
 const $ = (id) => document.getElementById(id);
 const VERSION = 'dev'; // `make dist` writes the site's version here
-// Public-domain photos (tests/images/README.md) that dream with one click; paths relative to here.
-const SAMPLES = [['Cat', 'samples/cat.jpg'], ['Coffee', 'samples/coffee.jpg']];
+// Public-domain photos (tests/images/README.md) that dream with one click: label, path relative
+// to here (`make dist` renames the file), and the name downloads are called after.
+const SAMPLES = [['Cat', 'samples/cat.jpg', 'cat.jpg'], ['Coffee', 'samples/coffee.jpg', 'coffee.jpg']];
 const NO_GPU = 'This browser offers no WebGPU, so the dream cannot run on your GPU. ' +
   'Chrome and Edge (version 113 or later), and Safari 26, have it. ' +
   'You can dream on the CPU instead: the same engine, about 10 to 50 times slower.';
@@ -295,7 +296,7 @@ for (const { name, layer, preview } of LOOKS) {
   $('presets').append(button);
 }
 
-for (const [label, path] of SAMPLES) {
+for (const [label, path, name] of SAMPLES) {
   const button = thumbButton(label, path);
   button.onclick = async () => {
     const url = new URL(path, import.meta.url);
@@ -303,7 +304,7 @@ for (const [label, path] of SAMPLES) {
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const blob = await response.blob();
-      takeFile(new File([blob], url.pathname.split('/').pop().replace(/\.[0-9a-f]{12}\./, '.'), { type: blob.type }));
+      takeFile(new File([blob], name, { type: blob.type }));
     } catch (error) {
       alertUser(`The sample photo could not be loaded (${error.message}).`);
     }

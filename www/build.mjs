@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CSP, headersFile } from './headers.mjs';
+import { CSP, IMMUTABLE, headersFile } from './headers.mjs';
 import { icon } from './icon.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -81,13 +81,13 @@ for (const dir of ['samples', 'looks']) {
     images[`'${dir}/${file}'`] = `'${emit(`assets/${dir}/${file}`, read(`www/${dir}/${file}`)).slice('assets/'.length)}'`;
   }
 }
-const withImages = (text, file) => Object.entries(images).reduce(
+const withImages = (text) => Object.entries(images).reduce(
   (t, [from, to]) => (t.includes(from) ? t.split(from).join(to) : t), text);
-const looks = withImages(read('www/looks.mjs').toString(), 'looks.mjs');
+const looks = withImages(read('www/looks.mjs').toString());
 // .js, not .mjs: hosts serve .js as JavaScript, which a module script must be.
 const looksPath = emit('assets/looks.js', Buffer.from(looks));
 
-let app = withImages(read('www/app.js').toString(), 'app.js');
+let app = withImages(read('www/app.js').toString());
 app = swap(app, "'./looks.mjs'", `'./${basename(looksPath)}'`, 'app.js');
 app = swap(app, "'worker.js'", `'${basename(workerPath)}'`, 'app.js');
 app = swap(app, "const VERSION = 'dev';", `const VERSION = ${JSON.stringify(VERSION)};`, 'app.js');
@@ -124,6 +124,7 @@ const version = hash(Buffer.from(shell.map((p) => (p === './' ? html : readFileS
 let sw = read('www/sw.js').toString();
 sw = swap(sw, "const VERSION = 'dev';", `const VERSION = '${version}';`, 'sw.js');
 sw = swap(sw, 'const FILES = [];', `const FILES = ${JSON.stringify(shell)};`, 'sw.js');
+sw = swap(sw, 'const HASHED = /^$/;', `const HASHED = ${IMMUTABLE};`, 'sw.js');
 write('sw.js', Buffer.from(sw));
 
 write('_headers', Buffer.from(headersFile()));

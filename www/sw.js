@@ -8,10 +8,11 @@ const VERSION = 'dev';
 const FILES = [];
 const CACHE = `deepdream-site-${VERSION}`;
 
-// Files whose names carry a hash of their content cannot be stale, so they may come from the
-// HTTP cache (the page has just downloaded the 14 MB wasm: no second download). The others
-// (the page, the manifest) skip it, so a version is never assembled from stale files.
-const HASHED = /\.[0-9a-f]{12}\.[a-z0-9]+(\.sha256)?$/;
+// Files whose names carry a hash of their content (`make dist` writes the rule, the one
+// www/headers.mjs gives hosts) cannot be stale, so they may come from the HTTP cache (the page
+// has just downloaded the 14 MB wasm: no second download). The others (the page, the manifest)
+// skip it, so a version is never assembled from stale files.
+const HASHED = /^$/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) =>

@@ -254,7 +254,6 @@ fn dream_file(
     let out_name = output.to_string_lossy();
     let format = OutputFormat::for_path(&out_name)
         .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
-    params.validate().map_err(|e| e.to_string())?;
     let started = Instant::now();
     // A bad or too-small photo is refused before the network loads.
     let photo = std::fs::read(input)

@@ -211,6 +211,22 @@ pub async fn from_tensor(image: Tensor<4>) -> Result<RgbImage, Error> {
     }))
 }
 
+/// The dream's brightness in the photo's colours: in YCbCr (BT.601), the luma Y comes from
+/// `dream` and the chroma Cb, Cr from `photo` (the same size). Going back to RGB adds the same
+/// change of Y to R, G and B; where that would leave 0..255 the change is cut to what fits, so
+/// the chroma stays the photo's exactly (up to rounding) and only the brightness dreams.
+pub fn keep_colours(dream: &RgbImage, photo: &RgbImage) -> RgbImage {
+    assert_eq!(dream.dimensions(), photo.dimensions(), "one size");
+    let luma = |p: &image::Rgb<u8>| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+    RgbImage::from_fn(dream.width(), dream.height(), |x, y| {
+        let (d, p) = (dream.get_pixel(x, y), photo.get_pixel(x, y));
+        let lo = -(p.0.iter().copied().min().unwrap_or(0) as f32);
+        let hi = 255.0 - p.0.iter().copied().max().unwrap_or(255) as f32;
+        let change = (luma(d) - luma(p)).clamp(lo, hi);
+        image::Rgb(p.0.map(|c| (c as f32 + change).round().clamp(0.0, 255.0) as u8))
+    })
+}
+
 /// Output formats, chosen by the output file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {

@@ -3,22 +3,78 @@
 //! page each make a few calls here, so they cannot drift apart.
 
 use burn::tensor::{Device, Tensor};
-use image::GrayImage;
+use image::imageops::FilterType;
+use image::{GrayImage, RgbImage};
 
 use crate::Error;
 use crate::device::Limits;
-use crate::dream::{Dream, DreamParams, Progress};
+use crate::dream::{self, Dream, DreamParams, GUIDE_SIDE, Guide, Objective, Progress, Start};
 use crate::image_io::{self, Photo};
 use crate::model::GoogLeNet;
 
 /// A photo being dreamed (or dreamed): the dream on the device, its recipe, and what the
-/// encoders need that the dream does not hold (the photo's alpha).
+/// encoders need that the dream does not hold (the photo's alpha, and its colours when the
+/// recipe keeps them).
 pub struct Session {
     dream: Dream,
     params: DreamParams,
     alpha: Option<GrayImage>,
+    /// The photo as fitted (none for a dream from noise): the colours `keep-colors` keeps,
+    /// in this dream or a later "more".
+    photo: Option<RgbImage>,
+    guide: Option<Guide>,
     size: (u32, u32),
     note: Option<String>,
+}
+
+/// The refusal of a recipe and a guide image that do not go together.
+fn guide_mismatch(value: &str, allowed: &str) -> Error {
+    Error::Invalid {
+        name: "guide",
+        value: value.into(),
+        allowed: allowed.into(),
+    }
+}
+
+/// The guide's features at the recipe's layer, read at about [`GUIDE_SIDE`] px. `None` when
+/// the recipe has no guide; a refusal when only one of the recipe and the image says there
+/// is one.
+fn guide_for(
+    model: &GoogLeNet,
+    device: &Device,
+    params: &DreamParams,
+    guide: Option<Photo>,
+) -> Result<Option<Guide>, Error> {
+    let layer = match (&params.objective, params.guide, guide) {
+        (_, false, None) => return Ok(None),
+        (_, true, None) => {
+            return Err(guide_mismatch(
+                "1",
+                "a guide image with it (`--guide IMAGE`, or the page's Guide image), or guide=0",
+            ));
+        }
+        (_, false, Some(_)) => {
+            return Err(guide_mismatch("0", "1 when a guide image is given"));
+        }
+        (Objective::Layer(layer), true, Some(photo)) => (*layer, photo),
+        _ => unreachable!("a guide with other objectives is refused by validation"),
+    };
+    let (blob, photo) = layer;
+    let (fitted, _) = image_io::fit(photo, GUIDE_SIDE, u64::MAX);
+    let (w, h) = fitted.dimensions();
+    let min = blob.min_input();
+    if (w.min(h) as usize) < min {
+        return Err(Error::Image(format!(
+            "the guide image is {w}×{h} px after fitting to {GUIDE_SIDE} px, too small for layer \
+             {blob}, which needs at least {min}×{min} px: use a larger or less elongated guide"
+        )));
+    }
+    Guide::new(model, image_io::to_tensor(&fitted.rgb, device), blob).map(Some)
+}
+
+/// Reads a guide image's bytes for [`Session::begin`] (any photo format).
+pub fn read_guide(bytes: &[u8]) -> Result<Photo, Error> {
+    image_io::decode(bytes).map_err(|e| Error::Image(format!("the guide image: {e}")))
 }
 
 impl Session {
@@ -34,31 +90,99 @@ impl Session {
     }
 
     /// Scales a photo from [`Session::read`] down to the recipe's `max-size` and to what
-    /// `limits` allow, and starts dreaming it on `device`.
+    /// `limits` allow, and starts dreaming it on `device`, steered by `guide` when the recipe
+    /// says so. A recipe that starts from noise ignores the photo.
     pub fn begin(
         model: &GoogLeNet,
         device: &Device,
         limits: &Limits,
         photo: Photo,
         params: DreamParams,
+        guide: Option<Photo>,
     ) -> Result<Session, Error> {
+        if params.start == Start::Noise {
+            return Self::noise(model, device, limits, params, guide);
+        }
         let (Photo { rgb, alpha }, note) =
             image_io::fit(photo, params.max_size, limits.max_pixels());
         let size = rgb.dimensions();
         // Dream::new checks the recipe and this size against it.
         let image = image_io::to_tensor(&rgb, device);
-        let dream = Dream::new(model, image, params.clone(), limits)?;
+        let guide = guide_for(model, device, &params, guide)?;
+        let mut dream = Dream::new(model, image, params.clone(), limits)?;
+        if let Some(guide) = &guide {
+            dream = dream.guided(guide.clone());
+        }
         Ok(Session {
             dream,
+            photo: Some(rgb),
             params,
             alpha,
+            guide,
             size,
             note,
         })
     }
 
+    /// Everything a face hands over, in one call: starts from `photo`'s bytes, or from noise
+    /// when the recipe says so (the photo is then not needed), steered by `guide`'s bytes.
+    pub fn open(
+        model: &GoogLeNet,
+        device: &Device,
+        limits: &Limits,
+        photo: Option<&[u8]>,
+        params: DreamParams,
+        guide: Option<&[u8]>,
+    ) -> Result<Session, Error> {
+        let guide = guide.map(read_guide).transpose()?;
+        match (params.start, photo) {
+            (Start::Noise, _) => Self::noise(model, device, limits, params, guide),
+            (Start::Photo, Some(bytes)) => {
+                let photo = Self::read(bytes, &params)?;
+                Self::begin(model, device, limits, photo, params, guide)
+            }
+            (Start::Photo, None) => Err(Error::Image(
+                "there is no photo to dream: choose one, or start from noise".into(),
+            )),
+        }
+    }
+
+    /// Starts a dream from grey noise of the recipe's `size` (feature visualisation): what
+    /// the objective itself looks like.
+    pub fn noise(
+        model: &GoogLeNet,
+        device: &Device,
+        limits: &Limits,
+        params: DreamParams,
+        guide: Option<Photo>,
+    ) -> Result<Session, Error> {
+        let params = DreamParams {
+            start: Start::Noise,
+            ..params
+        };
+        params.validate()?;
+        let side = params.size;
+        let image = dream::noise([side, side], params.seed, device);
+        let guide = guide_for(model, device, &params, guide)?;
+        let mut dream = Dream::new(model, image, params.clone(), limits)?;
+        if let Some(guide) = &guide {
+            dream = dream.guided(guide.clone());
+        }
+        Ok(Session {
+            dream,
+            params,
+            alpha: None,
+            photo: None,
+            guide,
+            size: (side as u32, side as u32),
+            note: None,
+        })
+    }
+
     /// Another dream from this one's result, with `params` (the recipe the face shows). Its
     /// seed moves on by one when it is this dream's, so "more" never repeats the same jitter.
+    /// The guide and the photo's colours carry over; a dream from noise goes on from its
+    /// result, as a photo would.
     pub fn more(
         self,
         model: &GoogLeNet,
@@ -70,8 +194,28 @@ impl Session {
         } else {
             params.seed
         };
-        let params = DreamParams { seed, ..params };
-        let dream = Dream::new(model, self.dream.result(), params.clone(), limits)?;
+        let params = DreamParams {
+            seed,
+            start: Start::Photo,
+            ..params
+        };
+        if params.guide != self.guide.is_some() {
+            return Err(guide_mismatch(
+                if params.guide { "1" } else { "0" },
+                "what the last dream had: start a new dream to add or drop a guide image",
+            ));
+        }
+        let mut dream = Dream::new(model, self.dream.result(), params.clone(), limits)?;
+        if let Some(guide) = &self.guide {
+            dream = dream.guided(guide.clone());
+        }
+        if params.keep_colors && self.photo.is_none() {
+            return Err(Error::Invalid {
+                name: "keep-colors",
+                value: "1".into(),
+                allowed: "0 for a dream from noise: there is no photo to keep the colours of".into(),
+            });
+        }
         Ok(Session {
             dream,
             params,
@@ -105,27 +249,43 @@ impl Session {
         self.params.to_query()
     }
 
-    /// The image so far at the current octave's size, on the device.
-    pub fn preview(&self) -> Tensor<4> {
-        self.dream.preview()
+    /// The image so far at the current octave's size, as the result will look (the photo's
+    /// colours kept when the recipe says so). Cheap, for previews.
+    pub fn preview(&self) -> impl Future<Output = Result<RgbImage, Error>> + use<> {
+        self.read_back(self.dream.preview())
+    }
+
+    /// Reads `image` back and keeps the photo's colours in it when the recipe says so.
+    fn read_back(&self, image: Tensor<4>) -> impl Future<Output = Result<RgbImage, Error>> + use<> {
+        let colours = self.photo.clone().filter(|_| self.params.keep_colors);
+        async move {
+            let rgb = image_io::from_tensor(image).await?;
+            Ok(match colours {
+                Some(photo) => {
+                    let (w, h) = rgb.dimensions();
+                    let photo = if photo.dimensions() == (w, h) {
+                        photo
+                    } else {
+                        image::imageops::resize(&photo, w, h, FilterType::Triangle)
+                    };
+                    image_io::keep_colours(&rgb, &photo)
+                }
+                None => rgb,
+            })
+        }
     }
 
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe.
     /// (Reading back is asynchronous in the browser; natively, block on it.)
     pub fn png(&self) -> impl Future<Output = Result<Vec<u8>, Error>> + use<> {
-        let (image, alpha, recipe) = (self.dream.result(), self.alpha.clone(), self.recipe());
-        async move {
-            let rgb = image_io::from_tensor(image).await?;
-            image_io::encode_png(&rgb, alpha.as_ref(), &recipe)
-        }
+        let (alpha, recipe) = (self.alpha.clone(), self.recipe());
+        let rgb = self.read_back(self.dream.result());
+        async move { image_io::encode_png(&rgb.await?, alpha.as_ref(), &recipe) }
     }
 
     /// The result so far at full size as JPEG bytes.
     pub fn jpeg(&self) -> impl Future<Output = Result<Vec<u8>, Error>> + use<> {
-        let image = self.dream.result();
-        async move {
-            let rgb = image_io::from_tensor(image).await?;
-            image_io::encode_jpeg(&rgb)
-        }
+        let rgb = self.read_back(self.dream.result());
+        async move { image_io::encode_jpeg(&rgb.await?) }
     }
 }

@@ -11,7 +11,9 @@ use web_sys::ImageData;
 
 use crate::Error;
 use crate::device::{self, Limits};
-use crate::dream::{DreamParams, Progress};
+use crate::dream::gallery::{self, Gallery};
+use crate::dream::recipe::{Applies, Kind, OPTIONS};
+use crate::dream::{DreamParams, Objective, Progress};
 use crate::image_io;
 use crate::model::{Blob, GoogLeNet};
 use crate::session::Session;
@@ -95,10 +97,81 @@ pub fn check_weights(weights: &[u8], sha256: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Every layer a dream can use, in network order, for the page's layer list.
+/// Every layer a dream can use, in network order, for the page's layer list; the pre-ReLU
+/// values are left out (a channel is read before its ReLU anyway; links may still name them).
 #[wasm_bindgen]
 pub fn layers() -> Vec<String> {
-    Blob::dreamable_all().into_iter().map(Blob::name).collect()
+    Blob::dreamable_all()
+        .into_iter()
+        .filter(|b| !b.is_pre_relu())
+        .map(Blob::name)
+        .collect()
+}
+
+/// How many channels layer `name` has.
+#[wasm_bindgen(js_name = layerChannels)]
+pub fn layer_channels(name: &str) -> Result<usize, JsValue> {
+    Ok(name.parse::<Blob>()?.channels())
+}
+
+/// The recipe's options, one object per row of the engine's table, for the page's form:
+/// `{key, label, help, default, kind, min, max, above, choices, applies, listed}`.
+#[wasm_bindgen(js_name = recipeOptions)]
+pub fn recipe_options() -> Vec<JsValue> {
+    OPTIONS
+        .iter()
+        .map(|o| {
+            let (kind, min, max, above, choices) = match o.kind {
+                Kind::Whole { min, max } => {
+                    ("whole", min as f64, max as f64, JsValue::NULL, JsValue::NULL)
+                }
+                Kind::Real { above, max } => (
+                    "real",
+                    f64::NAN,
+                    max as f64,
+                    (above as f64).into(),
+                    JsValue::NULL,
+                ),
+                Kind::Choice(words) => (
+                    "choice",
+                    f64::NAN,
+                    f64::NAN,
+                    JsValue::NULL,
+                    words.iter().map(|w| JsValue::from_str(w)).collect::<js_sys::Array>().into(),
+                ),
+                Kind::Switch => ("switch", 0.0, 1.0, JsValue::NULL, JsValue::NULL),
+                Kind::Layers => ("layers", f64::NAN, f64::NAN, JsValue::NULL, JsValue::NULL),
+                Kind::Channel => ("channel", 0.0, f64::NAN, JsValue::NULL, JsValue::NULL),
+            };
+            let number = |x: f64| if x.is_nan() { JsValue::NULL } else { x.into() };
+            let applies = match o.applies {
+                Applies::Always => "always",
+                Applies::Photo => "photo",
+                Applies::Noise => "noise",
+            };
+            object(&[
+                ("key", o.key.into()),
+                ("label", o.label.into()),
+                ("help", o.help.into()),
+                ("default", o.default.into()),
+                ("allowed", o.kind.allowed().into()),
+                ("kind", kind.into()),
+                ("min", number(min)),
+                ("max", number(max)),
+                ("above", above),
+                ("choices", choices),
+                ("applies", applies.into()),
+                ("listed", o.listed.into()),
+            ])
+        })
+        .collect()
+}
+
+/// The recipe of a gallery of `layer`'s channels: the engine's thumbnail defaults, then
+/// `query`'s values over them (for a smaller or quicker gallery).
+#[wasm_bindgen(js_name = galleryRecipe)]
+pub fn gallery_recipe(layer: &str, query: &str) -> Result<String, JsValue> {
+    Ok(gallery::recipe(layer, query)?.to_query())
 }
 
 /// GoogLeNet on one device, and the dream in progress on it.
@@ -109,6 +182,8 @@ pub struct Engine {
     limits: Limits,
     gpu: bool,
     session: Option<Session>,
+    /// The batch of gallery thumbnails being rendered, between dream steps.
+    gallery: Option<Gallery>,
 }
 
 #[wasm_bindgen]
@@ -130,6 +205,7 @@ impl Engine {
             limits,
             gpu,
             session: None,
+            gallery: None,
         })
     }
 
@@ -157,13 +233,26 @@ impl Engine {
         ])
     }
 
-    /// Starts dreaming `photo` (JPEG, PNG, WebP or GIF bytes) with the recipe `query`. Returns
-    /// `{width, height, note, recipe}`; `note` says when the photo was scaled down.
-    pub fn begin(&mut self, photo: &[u8], query: &str) -> Result<JsValue, JsValue> {
+    /// Starts dreaming `photo` (JPEG, PNG, WebP or GIF bytes; none for a recipe that starts
+    /// from noise) with the recipe `query`, steered by the `guide` image's bytes when the
+    /// recipe has `guide=1`. Returns `{width, height, note, recipe}`; `note` says when the
+    /// photo was scaled down.
+    pub fn begin(
+        &mut self,
+        photo: Option<Vec<u8>>,
+        query: &str,
+        guide: Option<Vec<u8>>,
+    ) -> Result<JsValue, JsValue> {
         self.session = None;
         let params = DreamParams::from_query(query)?;
-        let photo = Session::read(photo, &params)?;
-        let session = Session::begin(&self.model, &self.device, &self.limits, photo, params)?;
+        let session = Session::open(
+            &self.model,
+            &self.device,
+            &self.limits,
+            photo.as_deref(),
+            params,
+            guide.as_deref(),
+        )?;
         let (w, h) = session.size();
         let info = object(&[
             ("width", w.into()),
@@ -206,7 +295,7 @@ impl Engine {
     pub fn preview(&self) -> Result<Promise, JsValue> {
         let image = self.session()?.preview();
         Ok(future_to_promise(async move {
-            let rgb = image_io::from_tensor(image).await?;
+            let rgb = image.await?;
             let (w, h) = rgb.dimensions();
             let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
             ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map(JsValue::from)
@@ -226,6 +315,67 @@ impl Engine {
         let jpeg = self.session()?.jpeg();
         Ok(future_to_promise(async move {
             Ok(Uint8Array::from(jpeg.await?.as_slice()).into())
+        }))
+    }
+
+    /// Starts rendering the thumbnails of `channels` of `layer` together, with the gallery
+    /// recipe `query` (from [`gallery_recipe`]); a batch already running is dropped.
+    #[wasm_bindgen(js_name = galleryBegin)]
+    pub fn gallery_begin(
+        &mut self,
+        layer: &str,
+        channels: Vec<u32>,
+        query: &str,
+    ) -> Result<(), JsValue> {
+        self.gallery = None;
+        let params = gallery::recipe(layer, query)?;
+        let layer = match params.objective {
+            Objective::Layer(layer) => layer,
+            _ => unreachable!("a gallery recipe names one layer"),
+        };
+        let channels: Vec<usize> = channels.into_iter().map(|c| c as usize).collect();
+        if let Some(&c) = channels.iter().find(|&&c| c >= layer.channels()) {
+            return Err(Error::Invalid {
+                name: "channel",
+                value: c.to_string(),
+                allowed: format!("a channel of {layer}, from 0 to {}", layer.channels() - 1),
+            }
+            .into());
+        }
+        self.gallery = Some(Gallery::new(
+            &self.model,
+            &self.device,
+            layer,
+            &channels,
+            &params,
+        )?);
+        Ok(())
+    }
+
+    /// One step of the thumbnails' batch; `false` once it is finished (or there is none).
+    #[wasm_bindgen(js_name = galleryStep)]
+    pub fn gallery_step(&mut self) -> Result<bool, JsValue> {
+        match self.gallery.as_mut() {
+            Some(gallery) => Ok(gallery.step()?),
+            None => Ok(false),
+        }
+    }
+
+    /// The batch's thumbnails as PNG bytes, each with its recipe (resolves to an array, in
+    /// the order of the channels asked); the batch is then dropped.
+    #[wasm_bindgen(js_name = galleryImages)]
+    pub fn gallery_images(&mut self) -> Result<Promise, JsValue> {
+        let gallery = self
+            .gallery
+            .take()
+            .ok_or_else(|| js_sys::Error::new("no gallery batch is being rendered"))?;
+        let pngs = gallery.pngs();
+        Ok(future_to_promise(async move {
+            let array = js_sys::Array::new();
+            for png in pngs.await? {
+                array.push(&Uint8Array::from(png.as_slice()));
+            }
+            Ok(array.into())
         }))
     }
 }

@@ -6,8 +6,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use deepdream::device::{self, Limits};
+use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
+use deepdream::dream::gallery::Gallery;
 use deepdream::dream::{self, Dream, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
 use deepdream::model::{Blob, GoogLeNet, Labels};
@@ -45,45 +47,93 @@ struct Engine {
     gpu: bool,
 }
 
+/// The recipe's options as `--key VALUE` arguments, one per row of the engine's table
+/// (`deepdream::dream::recipe::OPTIONS`): the help, defaults and ranges are the table's, and the
+/// values go to the engine as text, checked there like a URL's. `NOISE` picks the rows of a
+/// dream from noise instead of a photo's.
+#[derive(Clone, Default)]
+struct RecipeArgs<const NOISE: bool> {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl<const NOISE: bool> RecipeArgs<NOISE> {
+    fn rows() -> impl Iterator<Item = &'static RecipeOption> {
+        let wanted = if NOISE { Applies::Noise } else { Applies::Photo };
+        OPTIONS
+            .iter()
+            .filter(move |o| o.listed && (o.applies == Applies::Always || o.applies == wanted))
+    }
+
+    /// The recipe, with `extra` pairs first (a subcommand's own defaults, which the user's
+    /// values then override).
+    fn recipe(&self, extra: &[(&'static str, String)]) -> Result<DreamParams, String> {
+        DreamParams::from_pairs(extra.iter().chain(&self.pairs).map(|(k, v)| (*k, v.as_str())))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl<const NOISE: bool> FromArgMatches for RecipeArgs<NOISE> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for row in Self::rows() {
+            let value = match row.kind {
+                Kind::Switch => matches.get_flag(row.key).then(|| "1".to_string()),
+                _ => matches.get_one::<String>(row.key).cloned(),
+            };
+            if let Some(value) = value {
+                self.pairs.retain(|(k, _)| *k != row.key);
+                self.pairs.push((row.key, value));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<const NOISE: bool> Args for RecipeArgs<NOISE> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Self::rows().fold(cmd, |cmd, row| {
+            let arg = Arg::new(row.key).long(row.key);
+            let arg = match row.kind {
+                Kind::Switch => arg.action(ArgAction::SetTrue).help(row.help),
+                _ => arg
+                    .value_name(match row.kind {
+                        Kind::Whole { .. } | Kind::Channel => "N",
+                        Kind::Real { .. } => "X",
+                        Kind::Layers => "LAYER",
+                        Kind::Choice(_) | Kind::Switch => "WORD",
+                    })
+                    .allow_hyphen_values(true)
+                    .help(format!("{} [default: {}]", row.help, row.default)),
+            };
+            cmd.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
 #[derive(Args)]
 struct DreamArgs {
     /// The photo to dream
     input: PathBuf,
     /// Where to write the result (.png or .jpg)
     output: PathBuf,
-    /// Layer (Caffe blob name) to maximise; `a*2+b` weighs several [default: inception_4c/output]
-    #[arg(long)]
-    layer: Option<String>,
-    /// Maximise only this channel of the layer
-    #[arg(long, allow_hyphen_values = true)]
-    channel: Option<String>,
-    /// Octaves (pyramid levels) [default: 4]
-    #[arg(long, allow_hyphen_values = true)]
-    octaves: Option<String>,
-    /// Size ratio between octaves [default: 1.4]
-    #[arg(long, allow_hyphen_values = true)]
-    octave_scale: Option<String>,
-    /// Gradient steps per octave [default: 10]
-    #[arg(long, allow_hyphen_values = true)]
-    steps: Option<String>,
-    /// Step size, in mean absolute gradients [default: 1.5]
-    #[arg(long, allow_hyphen_values = true)]
-    step_size: Option<String>,
-    /// Largest random shift in pixels before each step [default: 32]
-    #[arg(long, allow_hyphen_values = true)]
-    jitter: Option<String>,
     /// No random shift (same as --jitter 0)
     #[arg(long, conflicts_with = "jitter")]
     no_jitter: bool,
-    /// Largest tile side for the gradient, in pixels [default: 512]
-    #[arg(long, allow_hyphen_values = true)]
-    tile: Option<String>,
-    /// Random seed [default: 0]
-    #[arg(long, allow_hyphen_values = true)]
-    seed: Option<String>,
-    /// Longest side to dream at; bigger photos are scaled down [default: 4096]
-    #[arg(long, allow_hyphen_values = true)]
-    max_size: Option<String>,
+    /// Steer the dream towards this image's features (its best match at each position of
+    /// the layer)
+    #[arg(long, value_name = "IMAGE")]
+    guide: Option<PathBuf>,
+    #[command(flatten)]
+    recipe: RecipeArgs<false>,
     #[command(flatten)]
     engine: Engine,
 }
@@ -91,32 +141,51 @@ struct DreamArgs {
 impl DreamArgs {
     /// The options as recipe pairs, parsed and checked by the engine like a URL's.
     fn recipe(&self) -> Result<DreamParams, String> {
-        let jitter = if self.no_jitter {
-            Some("0".to_string())
-        } else {
-            self.jitter.clone()
-        };
-        let pairs = [
-            ("layer", self.layer.clone()),
-            ("channel", self.channel.clone()),
-            ("octaves", self.octaves.clone()),
-            ("octave-scale", self.octave_scale.clone()),
-            ("steps", self.steps.clone()),
-            ("step-size", self.step_size.clone()),
-            ("jitter", jitter),
-            ("tile", self.tile.clone()),
-            ("seed", self.seed.clone()),
-            ("max-size", self.max_size.clone()),
-        ];
-        DreamParams::from_pairs(pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))))
-            .map_err(|e| e.to_string())
+        let mut extra = Vec::new();
+        if self.no_jitter {
+            extra.push(("jitter", "0".to_string()));
+        }
+        if self.guide.is_some() {
+            extra.push(("guide", "1".to_string()));
+        }
+        self.recipe.recipe(&extra)
     }
+}
+
+#[derive(Args)]
+struct VisualizeArgs {
+    /// Where to write the image (.png or .jpg)
+    output: PathBuf,
+    #[command(flatten)]
+    recipe: RecipeArgs<true>,
+    #[command(flatten)]
+    engine: Engine,
+}
+
+#[derive(Args)]
+struct GalleryArgs {
+    /// The folder to write channel-NNNN.png and index.html into (made if missing)
+    out_dir: PathBuf,
+    /// Only these channels, e.g. 0-63 or 5,9,12 [default: all of the layer's]
+    #[arg(long, value_name = "LIST")]
+    channels: Option<String>,
+    /// Channels rendered together in one pass
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    batch: u16,
+    #[command(flatten)]
+    recipe: RecipeArgs<true>,
+    #[command(flatten)]
+    engine: Engine,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Dream a photo: reads JPEG, PNG, WebP or GIF; writes PNG or JPEG by OUT's extension
     Dream(Box<DreamArgs>),
+    /// Dream from grey noise: what a layer or one channel wants to see (feature visualisation)
+    Visualize(Box<VisualizeArgs>),
+    /// Every channel of a layer, visualised from noise, as PNGs and an index.html contact sheet
+    Gallery(Box<GalleryArgs>),
     /// Print the most likely ImageNet classes of a photo: INDEX<TAB>PROBABILITY<TAB>LABEL
     Classify {
         /// The photo
@@ -244,32 +313,198 @@ fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
     image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The output format for `output`'s extension, or a refusal naming the ones written.
+fn output_format(output: &Path) -> Result<OutputFormat, String> {
+    let name = output.to_string_lossy();
+    OutputFormat::for_path(&name)
+        .ok_or_else(|| format!("{name}: the output must end in .png, .jpg or .jpeg"))
+}
+
+fn read_guide(path: Option<&Path>) -> Result<Option<image_io::Photo>, String> {
+    path.map(|path| {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        deepdream::session::read_guide(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    })
+    .transpose()
+}
+
 /// `dream`: the engine's one pipeline (`Session`) between two files, with a progress bar.
 fn dream_file(
     input: &Path,
     output: &Path,
     params: DreamParams,
+    guide: Option<&Path>,
     engine: &Engine,
 ) -> Result<(), String> {
-    let out_name = output.to_string_lossy();
-    let format = OutputFormat::for_path(&out_name)
-        .ok_or_else(|| format!("{out_name}: the output must end in .png, .jpg or .jpeg"))?;
+    let format = output_format(output)?;
     let started = Instant::now();
-    // A bad or too-small photo is refused before the network loads.
+    // A bad or too-small photo or guide is refused before the network loads.
     let photo = std::fs::read(input)
         .map_err(|e| format!("cannot read {}: {e}", input.display()))
         .and_then(|bytes| {
             Session::read(&bytes, &params).map_err(|e| format!("{}: {e}", input.display()))
         })?;
+    let guide = read_guide(guide)?;
+    let loaded = load(engine)?;
+    let session = Session::begin(
+        &loaded.model,
+        &loaded.device,
+        &loaded.limits,
+        photo,
+        params,
+        guide,
+    )
+    .map_err(|e| format!("{}: {e}", input.display()))?;
+    finish(session, output, format, &loaded, started)
+}
+
+/// `visualize`: a dream from noise, written like a photo's.
+fn visualize(args: &VisualizeArgs) -> Result<(), String> {
+    let format = output_format(&args.output)?;
+    let params = args.recipe.recipe(&[("start", "noise".into())])?;
+    let started = Instant::now();
+    let loaded = load(&args.engine)?;
+    let session = Session::noise(&loaded.model, &loaded.device, &loaded.limits, params, None)
+        .map_err(|e| e.to_string())?;
+    finish(session, &args.output, format, &loaded, started)
+}
+
+/// A channel list as `0-63`, `5,9,12` or a mix, each below `count`.
+fn channel_list(text: &str, count: usize) -> Result<Vec<usize>, String> {
+    let refuse = || {
+        format!(
+            "--channels {text}: give channels from 0 to {} as a list or ranges, e.g. 0-15,40",
+            count - 1
+        )
+    };
+    let mut list = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| refuse())?,
+            b.trim().parse().map_err(|_| refuse())?,
+        );
+        if a > b || b >= count {
+            return Err(refuse());
+        }
+        list.extend(a..=b);
+    }
+    if list.is_empty() {
+        return Err(refuse());
+    }
+    Ok(list)
+}
+
+/// `gallery`: every channel of a layer visualised from noise, a batch of channels per pass,
+/// written as channel-NNNN.png (each with its recipe) and an index.html contact sheet.
+fn gallery(args: &GalleryArgs) -> Result<(), String> {
+    // Thumbnails: smaller and quicker than a single visualisation, unless told otherwise.
+    let defaults = [
+        ("start", "noise".to_string()),
+        ("size", GALLERY_SIZE.to_string()),
+        ("octaves", "3".to_string()),
+    ];
+    let params = args.recipe.recipe(&defaults)?;
+    let layer = match params.objective {
+        dream::Objective::Layer(layer) => layer,
+        _ => {
+            return Err(
+                "--layer: a gallery shows the channels of one layer; give one layer and no --channel"
+                    .into(),
+            );
+        }
+    };
+    let channels = match &args.channels {
+        Some(list) => channel_list(list, layer.channels())?,
+        None => (0..layer.channels()).collect(),
+    };
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| format!("cannot make {}: {e}", args.out_dir.display()))?;
+    let started = Instant::now();
+    let loaded = load(&args.engine)?;
+    let bar = ProgressBar::new(channels.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} channels, ~{eta} left")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("{layer} on {}", loaded.backend));
+    let mut names = Vec::with_capacity(channels.len());
+    for batch in channels.chunks(args.batch as usize) {
+        let mut gallery =
+            Gallery::new(&loaded.model, &loaded.device, layer, batch, &params)
+                .map_err(|e| e.to_string())?;
+        while gallery.step().map_err(|e| e.to_string())? {}
+        let images = gallery.images();
+        for (k, (&channel, objective)) in batch.iter().zip(gallery.objectives()).enumerate() {
+            let rgb = pollster::block_on(image_io::from_tensor(images.clone().narrow(0, k, 1)))
+                .map_err(|e| e.to_string())?;
+            let recipe = DreamParams {
+                objective: objective.clone(),
+                ..params.clone()
+            }
+            .to_query();
+            let png = image_io::encode_png(&rgb, None, &recipe).map_err(|e| e.to_string())?;
+            let name = format!("channel-{channel:04}.png");
+            let path = args.out_dir.join(&name);
+            std::fs::write(&path, png)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            names.push((channel, name));
+        }
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    let index = args.out_dir.join("index.html");
+    std::fs::write(&index, contact_sheet(layer, &names, &params))
+        .map_err(|e| format!("cannot write {}: {e}", index.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "deepdream: wrote {} channels of {layer} and {} in {secs:.1} s ({:.2} channels/s on {})",
+        names.len(),
+        index.display(),
+        names.len() as f64 / secs,
+        loaded.backend
+    );
+    Ok(())
+}
+
+/// Side of a gallery's thumbnails unless `--size` says otherwise.
+const GALLERY_SIZE: usize = 128;
+
+/// The contact sheet: every channel's image with its number, each linking to its file.
+fn contact_sheet(layer: Blob, names: &[(usize, String)], params: &DreamParams) -> String {
+    let figures: String = names
+        .iter()
+        .map(|(channel, name)| {
+            format!(
+                "<figure><a href=\"{name}\"><img src=\"{name}\" alt=\"channel {channel}\" loading=\"lazy\" width=\"{s}\" height=\"{s}\"></a><figcaption>{channel}</figcaption></figure>\n",
+                s = params.size
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{layer}: every channel</title>\n\
+<style>body{{font:14px system-ui,sans-serif;margin:1rem;background:#111;color:#ddd}}\
+main{{display:grid;grid-template-columns:repeat(auto-fill,minmax({s}px,1fr));gap:.5rem}}\
+figure{{margin:0;text-align:center}}img{{width:100%;height:auto;image-rendering:auto}}</style></head>\n\
+<body><h1>{layer}</h1><p>What each channel wants to see: grey noise dreamed towards the channel's mean before its ReLU. Recipe: <code>{recipe}</code></p>\n<main>\n{figures}</main></body></html>\n",
+        s = params.size.min(160),
+        recipe = params.to_query(),
+    )
+}
+
+/// Runs a session to its end with a progress bar, writes the result and reports what it took.
+fn finish(
+    mut session: Session,
+    output: &Path,
+    format: OutputFormat,
+    loaded: &Loaded,
+    started: Instant,
+) -> Result<(), String> {
+    let out_name = output.to_string_lossy();
     let Loaded {
-        model,
-        device,
-        limits,
-        backend,
-        ..
-    } = load(engine)?;
-    let mut session = Session::begin(&model, &device, &limits, photo, params)
-        .map_err(|e| format!("{}: {e}", input.display()))?;
+        device, backend, ..
+    } = loaded;
     if let Some(note) = session.note() {
         eprintln!("deepdream: {note}");
     }
@@ -286,7 +521,7 @@ fn dream_file(
     while let Some(p) = session.step().map_err(|e| e.to_string())? {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
-        usage.record(session.dream(), &device);
+        usage.record(session.dream(), device);
     }
     bar.finish_and_clear();
     let bytes = match format {
@@ -511,7 +746,15 @@ fn layers() {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Dream(args) => dream_file(&args.input, &args.output, args.recipe()?, &args.engine),
+        Command::Dream(args) => dream_file(
+            &args.input,
+            &args.output,
+            args.recipe()?,
+            args.guide.as_deref(),
+            &args.engine,
+        ),
+        Command::Visualize(args) => visualize(&args),
+        Command::Gallery(args) => gallery(&args),
         Command::Classify { input, top, engine } => classify_file(&input, top, &engine),
         Command::Bench {
             dream: Some(size),

@@ -1,13 +1,18 @@
 //! DeepDream: gradient ascent on the image over an octave pyramid, one step at a time so both
 //! faces can draw previews, report progress and stop whenever they like.
 
+pub mod gallery;
+pub mod lapnorm;
+mod objective;
 mod octaves;
 mod params;
-mod recipe;
+pub mod recipe;
 mod rng;
 pub mod tiles;
 
-pub use params::{DreamParams, Objective, limits};
+pub use gallery::noise;
+pub use objective::{GUIDE_SIDE, Guide, Objective};
+pub use params::{DreamParams, NOISE_LAPNORM, Start};
 pub use rng::Rng;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,8 +51,11 @@ pub struct Dream {
     limits: Limits,
     sizes: Vec<[usize; 2]>,
     /// The detail each larger octave gets back, smallest first; dropped once re-injected, so a
-    /// big photo's full-size detail does not stay on the device through the last octave.
+    /// big photo's full-size detail does not stay on the device through the last octave. A
+    /// dream from noise has none: each octave only scales the last one up, as the notebook's
+    /// `render_multiscale` does, instead of bringing the fine noise back.
     details: Vec<Option<Tensor<4>>>,
+    guide: Option<Guide>,
     image: Tensor<4>,
     octave: usize,
     step: usize,
@@ -77,7 +85,17 @@ impl Dream {
         }
         let tile = tiles::fit_tile(params.tile, params.objective.deepest(), min, limits)?;
         let mut sizes = octaves::sizes([h, w], params.octaves, params.octave_scale, min);
-        let (smallest, details) = octaves::decompose(image.without_autodiff(), &sizes);
+        let (smallest, details) = match params.start {
+            Start::Photo => {
+                let (smallest, details) = octaves::decompose(image.without_autodiff(), &sizes);
+                (smallest, details.into_iter().map(Some).collect())
+            }
+            Start::Noise => {
+                let smallest = *sizes.last().expect("at least the image's size");
+                let image = octaves::resize(image.without_autodiff(), smallest);
+                (image, vec![None; sizes.len() - 1])
+            }
+        };
         sizes.reverse();
         Ok(Self {
             model: model.clone(),
@@ -87,11 +105,18 @@ impl Dream {
             tile,
             limits: *limits,
             sizes,
-            details: details.into_iter().map(Some).collect(),
+            details,
+            guide: None,
             image: smallest,
             octave: 0,
             step: 0,
         })
+    }
+
+    /// Steers the dream with a guide's features (see [`Guide`]); the recipe must say `guide`.
+    pub fn guided(mut self, guide: Guide) -> Self {
+        self.guide = Some(guide);
+        self
     }
 
     /// The progress so far.
@@ -124,12 +149,13 @@ impl Dream {
             return Ok(None);
         }
         if self.step == self.params.steps {
-            let detail = self.details[self.octave]
-                .take()
-                .expect("each detail is re-injected once");
+            let detail = self.details[self.octave].take();
             self.octave += 1;
             self.step = 0;
-            self.image = octaves::resize(self.image.clone(), self.sizes[self.octave]) + detail;
+            self.image = octaves::resize(self.image.clone(), self.sizes[self.octave]);
+            if let Some(detail) = detail {
+                self.image = self.image.clone() + detail;
+            }
         }
         let p = &self.params;
         let (dy, dx) = (self.rng.symmetric(p.jitter), self.rng.symmetric(p.jitter));
@@ -137,12 +163,20 @@ impl Dream {
             &self.model,
             &self.image,
             &p.objective,
+            self.guide.as_ref(),
             [dy, dx],
             self.tile,
             self.min,
             &self.limits,
             &mut self.rng,
         )?;
+        let (grad, abs_sum) = if p.lapnorm > 0 {
+            let grad = lapnorm::normalize(grad, p.lapnorm);
+            let sum = tiles::abs_sum(grad.clone());
+            (grad, sum)
+        } else {
+            (grad, abs_sum)
+        };
         let mean_abs = abs_sum / grad.shape().num_elements() as f32;
         let scale = mean_abs.add_scalar(1e-7).recip() * p.step_size;
         // `grad` is ours alone, so backends write the step into its buffer: no full-size copy.
@@ -162,8 +196,10 @@ impl Dream {
         let mut img = self.image.clone();
         let mut octave = self.octave;
         while octave + 1 < self.sizes.len() {
-            let detail = self.details[octave].clone().expect("not re-injected yet");
-            img = octaves::resize(img, self.sizes[octave + 1]) + detail;
+            img = octaves::resize(img, self.sizes[octave + 1]);
+            if let Some(detail) = self.details[octave].clone() {
+                img = img + detail;
+            }
             octave += 1;
         }
         img.clamp(0.0, 255.0)
@@ -186,6 +222,7 @@ pub fn gradient(
         model,
         image,
         objective,
+        None,
         [0, 0],
         h.max(w),
         1,

@@ -1,56 +1,20 @@
-//! The dream recipe: one struct with the canonical defaults, parsed from the same option names
-//! by the command line and the page's URL.
+//! The dream recipe: one struct with the canonical defaults. Its text form, ranges and help
+//! are the rows of `recipe::OPTIONS`.
 
 use std::fmt;
 
+use super::objective::Objective;
+use super::recipe::{Kind, OPTIONS};
 use crate::Error;
 use crate::model::Blob;
 
-/// What the gradient ascent maximises.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Objective {
-    /// Mean of the squared activations of one blob (the classic DeepDream objective).
-    Layer(Blob),
-    /// Weighted sum of several blobs' mean squared activations.
-    Layers(Vec<(Blob, f32)>),
-    /// Mean activation of one channel of a blob: dreams one learned feature.
-    Channel {
-        /// The blob.
-        blob: Blob,
-        /// The channel index within it.
-        channel: usize,
-    },
-}
-
-impl Objective {
-    /// Blobs the forward pass must produce.
-    pub fn blobs(&self) -> Vec<Blob> {
-        match self {
-            Objective::Layer(blob) | Objective::Channel { blob, .. } => vec![*blob],
-            Objective::Layers(layers) => layers.iter().map(|(b, _)| *b).collect(),
-        }
-    }
-
-    /// The deepest blob: it sets the smallest image the objective can use.
-    pub fn deepest(&self) -> Blob {
-        self.blobs()
-            .into_iter()
-            .max_by_key(|b| b.order())
-            .unwrap_or(Blob::CANONICAL)
-    }
-}
-
-impl fmt::Display for Objective {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Objective::Layer(blob) => write!(f, "{blob}"),
-            Objective::Channel { blob, channel } => write!(f, "{blob} channel {channel}"),
-            Objective::Layers(layers) => {
-                let parts: Vec<String> = layers.iter().map(|(b, w)| format!("{b}*{w}")).collect();
-                f.write_str(&parts.join("+"))
-            }
-        }
-    }
+/// What a dream starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The user's photo.
+    Photo,
+    /// Grey with a little noise: feature visualisation, what the objective itself looks like.
+    Noise,
 }
 
 /// Every knob of a dream. `Default` is the canonical preset of Google's original notebook.
@@ -76,6 +40,17 @@ pub struct DreamParams {
     pub seed: u64,
     /// Longest side of the dreamed image; bigger photos are scaled down to it first.
     pub max_size: usize,
+    /// What the dream starts from.
+    pub start: Start,
+    /// Side of a dream from noise, in pixels.
+    pub size: usize,
+    /// Laplacian levels the gradient is normalised over (`dream::lapnorm`); 0 = off.
+    pub lapnorm: usize,
+    /// Keep the photo's colours: the result takes only its luminance from the dream.
+    pub keep_colors: bool,
+    /// A guide image steers the dream (its pixels are not part of the recipe, only that one
+    /// was used).
+    pub guide: bool,
 }
 
 impl Default for DreamParams {
@@ -90,52 +65,17 @@ impl Default for DreamParams {
             tile: 512,
             seed: 0,
             max_size: 4096,
+            start: Start::Photo,
+            size: 320,
+            lapnorm: 0,
+            keep_colors: false,
+            guide: false,
         }
     }
 }
 
-/// Bounds of each option, shared by validation and the help texts.
-pub mod limits {
-    /// Octaves: 1 (no pyramid) to 12.
-    pub const OCTAVES: (usize, usize) = (1, 12);
-    /// Octave scale: above 1, at most 4.
-    pub const OCTAVE_SCALE: (f32, f32) = (1.0, 4.0);
-    /// Steps per octave.
-    pub const STEPS: (usize, usize) = (1, 1000);
-    /// Step size: above 0, at most 100.
-    pub const STEP_SIZE: (f32, f32) = (0.0, 100.0);
-    /// Jitter in pixels.
-    pub const JITTER: usize = 512;
-    /// Tile side in pixels.
-    pub const TILE: (usize, usize) = (64, 4096);
-    /// Longest side in pixels.
-    pub const MAX_SIZE: (usize, usize) = (16, 16384);
-}
-
-/// The allowed values of recipe option `key`, in words: every refusal of a value names them,
-/// whether the value did not parse or fell outside the range.
-pub fn allowed(key: &str) -> String {
-    use limits::*;
-    match key {
-        "octaves" => format!("a whole number from {} to {}", OCTAVES.0, OCTAVES.1),
-        "octave-scale" => format!(
-            "a number above {} and at most {}",
-            OCTAVE_SCALE.0, OCTAVE_SCALE.1
-        ),
-        "steps" => format!("a whole number from {} to {}", STEPS.0, STEPS.1),
-        "step-size" => format!("a number above {} and at most {}", STEP_SIZE.0, STEP_SIZE.1),
-        "jitter" => format!("a whole number of pixels from 0 to {JITTER}"),
-        "tile" => format!("a side in pixels from {} to {}", TILE.0, TILE.1),
-        "seed" => format!("a whole number from 0 to {}", u64::MAX),
-        "max-size" => format!("a side in pixels from {} to {}", MAX_SIZE.0, MAX_SIZE.1),
-        "channel" => {
-            "a whole number from 0 to the layer's channels less one (`deepdream layers` lists them)"
-                .into()
-        }
-        "layer weight" => "a finite number, as in inception_4c/output*2".into(),
-        _ => "a value this version knows".into(),
-    }
-}
+/// Laplacian levels a dream from noise gets unless the recipe says otherwise (the notebook's 4).
+pub const NOISE_LAPNORM: usize = 4;
 
 fn invalid(name: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> Error {
     Error::Invalid {
@@ -161,40 +101,26 @@ impl DreamParams {
         Ok(min)
     }
 
-    /// Checks every value against its range, naming the first one that is off.
+    /// Checks every value against its row's range ([`OPTIONS`]), naming the first one that is
+    /// off, then what the rows cannot say alone (a tile too small for the layer, a channel the
+    /// layer lacks, options that do not go together).
     pub fn validate(&self) -> Result<(), Error> {
-        use limits::*;
-        if !(OCTAVES.0..=OCTAVES.1).contains(&self.octaves) {
-            return Err(invalid("octaves", self.octaves, allowed("octaves")));
+        for row in OPTIONS {
+            if let Some(value) = (row.get)(self) {
+                row.kind.check(row.key, &value)?;
+            }
         }
-        let scale = self.octave_scale;
-        if !(scale.is_finite() && scale > OCTAVE_SCALE.0 && scale <= OCTAVE_SCALE.1) {
-            return Err(invalid("octave-scale", scale, allowed("octave-scale")));
-        }
-        if !(STEPS.0..=STEPS.1).contains(&self.steps) {
-            return Err(invalid("steps", self.steps, allowed("steps")));
-        }
-        let step = self.step_size;
-        if !(step.is_finite() && step > STEP_SIZE.0 && step <= STEP_SIZE.1) {
-            return Err(invalid("step-size", step, allowed("step-size")));
-        }
-        if self.jitter > JITTER {
-            return Err(invalid("jitter", self.jitter, allowed("jitter")));
-        }
-        let min_tile = TILE.0.max(self.objective.deepest().min_input());
-        if !(min_tile..=TILE.1).contains(&self.tile) {
+        let min_tile = tile_min().max(self.objective.deepest().min_input());
+        if self.tile < min_tile {
             return Err(invalid(
                 "tile",
                 self.tile,
                 format!(
                     "a side in pixels from {min_tile} to {} for layer {}",
-                    TILE.1,
+                    tile_max(),
                     self.objective.deepest()
                 ),
             ));
-        }
-        if !(MAX_SIZE.0..=MAX_SIZE.1).contains(&self.max_size) {
-            return Err(invalid("max-size", self.max_size, allowed("max-size")));
         }
         if let Some(blob) = self.objective.blobs().into_iter().find(|b| !b.dreamable()) {
             return Err(invalid(
@@ -203,6 +129,27 @@ impl DreamParams {
                 "a layer with a spatial map; the class scores (loss3/classifier) only take \
                  224-px inputs, so dreams stop at pool5/7x7_s1 (`deepdream layers` lists them)",
             ));
+        }
+        if self.start == Start::Noise {
+            self.check_size(self.size, self.size)
+                .map_err(|_| {
+                    invalid(
+                        "size",
+                        self.size,
+                        format!(
+                            "a side of at least {} px for layer {}",
+                            self.objective.deepest().min_input(),
+                            self.objective.deepest()
+                        ),
+                    )
+                })?;
+            if self.keep_colors {
+                return Err(invalid(
+                    "keep-colors",
+                    1,
+                    "0 when starting from noise: there is no photo to keep the colours of",
+                ));
+            }
         }
         match &self.objective {
             Objective::Channel { blob, channel } if *channel >= blob.channels() => Err(invalid(
@@ -217,13 +164,38 @@ impl DreamParams {
                 Some((blob, w)) => Err(invalid(
                     "layer weight",
                     format!("{blob}*{w}"),
-                    allowed("layer weight"),
+                    "a finite number, as in inception_4c/output*2",
+                )),
+                None if self.guide => Err(invalid(
+                    "guide",
+                    1,
+                    "0 with several layers: a guide steers one layer (or drop the guide)",
                 )),
                 None => Ok(()),
             },
+            Objective::Channel { .. } if self.guide => Err(invalid(
+                "guide",
+                1,
+                "0 with a channel: a guide steers a whole layer (or drop the channel)",
+            )),
             _ => Ok(()),
         }
     }
+}
+
+fn tile_range() -> (u64, u64) {
+    match OPTIONS.iter().find(|r| r.key == "tile").map(|r| &r.kind) {
+        Some(Kind::Whole { min, max }) => (*min, *max),
+        _ => unreachable!("tile is a whole number"),
+    }
+}
+
+fn tile_min() -> usize {
+    tile_range().0 as usize
+}
+
+fn tile_max() -> usize {
+    tile_range().1 as usize
 }
 
 #[cfg(test)]
@@ -289,7 +261,7 @@ mod tests {
         for blob in offered {
             let p = DreamParams {
                 objective: Objective::Layer(blob),
-                tile: limits::TILE.1,
+                tile: 4096,
                 ..Default::default()
             };
             p.validate().unwrap();

@@ -1,47 +1,382 @@
-//! The recipe as text: `key=value` pairs under the command line's option names. The page keeps
-//! it in its URL, results carry it in their PNG, and both faces parse it here, so a link, a
-//! file and a command all mean the same dream.
+//! The recipe as text: `key=value` pairs under the command line's option names, one table row
+//! per option. The page keeps it in its URL and builds its form from the rows, results carry
+//! it in their PNG, and the command line makes its arguments from the rows, so a link, a file
+//! and a command all mean the same dream, and a new option is one row.
 
-use std::fmt::Display;
 use std::str::FromStr;
 
-use super::params::{DreamParams, Objective, allowed};
+use super::objective::Objective;
+use super::params::{DreamParams, NOISE_LAPNORM, Start};
 use crate::Error;
 use crate::model::Blob;
 
-/// Recipe keys, in the order [`DreamParams::to_query`] writes them.
-pub const KEYS: [&str; 10] = [
-    "layer",
-    "channel",
-    "octaves",
-    "octave-scale",
-    "steps",
-    "step-size",
-    "jitter",
-    "tile",
-    "seed",
-    "max-size",
+/// How an option's value is written and checked: the command line's help, the page's form
+/// control and every refusal come from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// A whole number from `min` to `max`.
+    Whole {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// A number above `above` and at most `max`.
+    Real {
+        /// The value must be greater than this.
+        above: f32,
+        /// Largest allowed.
+        max: f32,
+    },
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// 0 or 1: a flag on the command line, a checkbox on the page.
+    Switch,
+    /// Layer names, `a*2+b` for several.
+    Layers,
+    /// A channel of the chosen layer.
+    Channel,
+}
+
+impl Kind {
+    /// The allowed values, in words.
+    pub fn allowed(&self) -> String {
+        match self {
+            Kind::Whole { min, max } => format!("a whole number from {min} to {max}"),
+            Kind::Real { above, max } => format!("a number above {above} and at most {max}"),
+            Kind::Choice(words) => format!("one of {}", words.join(", ")),
+            Kind::Switch => "0 (off) or 1 (on)".into(),
+            Kind::Layers => "a layer name, or several as a*2+b (`deepdream layers` lists them)".into(),
+            Kind::Channel => {
+                "a whole number from 0 to the layer's channels less one (`deepdream layers` lists them)"
+                    .into()
+            }
+        }
+    }
+
+    /// Refuses `value` for option `key` unless it is of this kind and in range (what can be
+    /// checked without the rest of the recipe).
+    pub fn check(&self, key: &'static str, value: &str) -> Result<(), Error> {
+        let refuse = || Error::Invalid {
+            name: key,
+            value: value.to_string(),
+            allowed: self.allowed(),
+        };
+        let ok = match self {
+            Kind::Whole { min, max } => value
+                .trim()
+                .parse::<u64>()
+                .is_ok_and(|v| (*min..=*max).contains(&v)),
+            Kind::Real { above, max } => value
+                .trim()
+                .parse::<f32>()
+                .is_ok_and(|v| v.is_finite() && v > *above && v <= *max),
+            Kind::Choice(words) => words.contains(&value.trim()),
+            Kind::Switch => ["0", "1"].contains(&value.trim()),
+            Kind::Channel => value.trim().parse::<usize>().is_ok(),
+            Kind::Layers => true,
+        };
+        if ok { Ok(()) } else { Err(refuse()) }
+    }
+}
+
+/// What a dream starts from, for [`Option::applies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// Every dream.
+    Always,
+    /// Dreams of a photo.
+    Photo,
+    /// Dreams from noise (feature visualisation, the gallery).
+    Noise,
+}
+
+/// One recipe option: a row that drives the command line's arguments, the URL, the PNG's
+/// recipe and the page's form. A new option is one row here (and its field in `DreamParams`).
+pub struct RecipeOption {
+    /// The key in URLs and PNGs, and the command line's `--key`.
+    pub key: &'static str,
+    /// The page form's label.
+    pub label: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    /// The default, as help texts show it.
+    pub default: &'static str,
+    /// Its values and range.
+    pub kind: Kind,
+    /// Which dreams it is offered for.
+    pub applies: Applies,
+    /// Whether a face shows it among the other options. `start` and `guide` have their own
+    /// controls: a subcommand and a "Start from noise" choice, a `--guide IMAGE` path and a
+    /// drop zone.
+    pub listed: bool,
+    /// The value in `params` as text; `None` where the recipe leaves it out (an option that
+    /// is off).
+    pub get: fn(&DreamParams) -> Option<String>,
+    set: fn(&mut Draft, &str) -> Result<(), Error>,
+}
+
+/// A recipe being read: the options that combine (layer and channel; lapnorm's default
+/// follows the start) wait here until every pair is in.
+struct Draft {
+    params: DreamParams,
+    layer: Option<Vec<(Blob, f32)>>,
+    channel: Option<usize>,
+    lapnorm: Option<usize>,
+}
+
+fn parsed<T: FromStr>(value: &str) -> T {
+    value.trim().parse().ok().expect("checked by the row's kind")
+}
+
+/// Every option, in the order URLs and PNGs write them.
+pub const OPTIONS: &[RecipeOption] = &[
+    RecipeOption {
+        key: "start",
+        label: "Start from",
+        help: "What the dream starts from: the photo, or grey noise (feature visualisation)",
+        default: "photo",
+        kind: Kind::Choice(&["photo", "noise"]),
+        applies: Applies::Always,
+        listed: false,
+        get: |p| (p.start == Start::Noise).then(|| "noise".into()),
+        set: |d, v| {
+            d.params.start = if v.trim() == "noise" { Start::Noise } else { Start::Photo };
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "layer",
+        label: "Layer",
+        help: "Layer (Caffe blob name) to maximise; a*2+b weighs several",
+        default: "inception_4c/output",
+        kind: Kind::Layers,
+        applies: Applies::Always,
+        listed: true,
+        get: |p| {
+            Some(match &p.objective {
+                Objective::Layer(blob) | Objective::Channel { blob, .. } => blob.name(),
+                Objective::Layers(layers) => layers
+                    .iter()
+                    .map(|(b, w)| format!("{b}*{w}"))
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            })
+        },
+        set: |d, v| {
+            d.layer = Some(layers(v)?);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "channel",
+        label: "Channel",
+        help: "Maximise only this channel of the layer (its value before the ReLU)",
+        default: "all",
+        kind: Kind::Channel,
+        applies: Applies::Always,
+        listed: true,
+        get: |p| match p.objective {
+            Objective::Channel { channel, .. } => Some(channel.to_string()),
+            _ => None,
+        },
+        set: |d, v| {
+            d.channel = Some(parsed(v));
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "octaves",
+        label: "Octaves",
+        help: "Octaves (pyramid levels)",
+        default: "4",
+        kind: Kind::Whole { min: 1, max: 12 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.octaves.to_string()),
+        set: |d, v| {
+            d.params.octaves = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "octave-scale",
+        label: "Octave scale",
+        help: "Size ratio between octaves",
+        default: "1.4",
+        kind: Kind::Real { above: 1.0, max: 4.0 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.octave_scale.to_string()),
+        set: |d, v| {
+            d.params.octave_scale = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "steps",
+        label: "Steps per octave",
+        help: "Gradient steps per octave",
+        default: "10",
+        kind: Kind::Whole { min: 1, max: 1000 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.steps.to_string()),
+        set: |d, v| {
+            d.params.steps = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "step-size",
+        label: "Step size",
+        help: "Step size, in mean absolute gradients",
+        default: "1.5",
+        kind: Kind::Real { above: 0.0, max: 100.0 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.step_size.to_string()),
+        set: |d, v| {
+            d.params.step_size = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "jitter",
+        label: "Jitter (px)",
+        help: "Largest random shift in pixels before each step",
+        default: "32",
+        kind: Kind::Whole { min: 0, max: 512 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.jitter.to_string()),
+        set: |d, v| {
+            d.params.jitter = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "tile",
+        label: "Tile (px)",
+        help: "Largest tile side for the gradient, in pixels",
+        default: "512",
+        kind: Kind::Whole { min: 64, max: 4096 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.tile.to_string()),
+        set: |d, v| {
+            d.params.tile = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "seed",
+        label: "Seed",
+        help: "Random seed: the same seed gives the same dream",
+        default: "0",
+        kind: Kind::Whole { min: 0, max: u64::MAX },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| Some(p.seed.to_string()),
+        set: |d, v| {
+            d.params.seed = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "max-size",
+        label: "Maximum size (px)",
+        help: "Longest side to dream at; bigger photos are scaled down",
+        default: "4096",
+        kind: Kind::Whole { min: 16, max: 16384 },
+        applies: Applies::Photo,
+        listed: true,
+        get: |p| Some(p.max_size.to_string()),
+        set: |d, v| {
+            d.params.max_size = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "size",
+        label: "Size (px)",
+        help: "Side of an image dreamed from noise, in pixels",
+        default: "320",
+        kind: Kind::Whole { min: 16, max: 4096 },
+        applies: Applies::Noise,
+        listed: true,
+        get: |p| (p.start == Start::Noise).then(|| p.size.to_string()),
+        set: |d, v| {
+            d.params.size = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "lapnorm",
+        label: "Laplacian levels",
+        help: "Normalise the gradient over this many Laplacian levels (clearer shapes); 0 = off",
+        default: "0 for a photo, 4 from noise",
+        kind: Kind::Whole { min: 0, max: 8 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| {
+            let default = if p.start == Start::Noise { NOISE_LAPNORM } else { 0 };
+            (p.lapnorm != default || p.start == Start::Noise).then(|| p.lapnorm.to_string())
+        },
+        set: |d, v| {
+            d.lapnorm = Some(parsed(v));
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "keep-colors",
+        label: "Keep the photo’s colours",
+        help: "Keep the photo's colours: only the brightness dreams",
+        default: "0",
+        kind: Kind::Switch,
+        applies: Applies::Photo,
+        listed: true,
+        get: |p| p.keep_colors.then(|| "1".into()),
+        set: |d, v| {
+            d.params.keep_colors = v.trim() == "1";
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "guide",
+        label: "Guide image",
+        help: "A guide image steers the dream towards its features",
+        default: "0",
+        kind: Kind::Switch,
+        applies: Applies::Always,
+        listed: false,
+        get: |p| p.guide.then(|| "1".into()),
+        set: |d, v| {
+            d.params.guide = v.trim() == "1";
+            Ok(())
+        },
+    },
 ];
 
-/// `value` as option `name`'s number; a refusal names the option's range.
-fn number<T: FromStr>(name: &'static str, value: &str) -> Result<T, Error> {
-    value.trim().parse().map_err(|_| Error::Invalid {
-        name,
-        value: value.to_string(),
-        allowed: allowed(name),
-    })
+/// The row of `key`.
+pub fn option(key: &str) -> Option<&'static RecipeOption> {
+    OPTIONS.iter().find(|o| o.key == key)
+}
+
+/// The allowed values of recipe option `key`, in words: every refusal of a value names them.
+pub fn allowed(key: &str) -> String {
+    option(key).map_or_else(|| "a value this version knows".into(), |o| o.kind.allowed())
 }
 
 fn real(name: &'static str, value: &str) -> Result<f32, Error> {
-    let x: f32 = number(name, value)?;
-    if x.is_nan() {
-        return Err(Error::Invalid {
+    match value.trim().parse::<f32>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(Error::Invalid {
             name,
             value: value.to_string(),
-            allowed: allowed(name),
-        });
+            allowed: "a finite number, as in inception_4c/output*2".into(),
+        }),
     }
-    Ok(x)
 }
 
 /// `name` or `name*weight`, joined by `+`. A space joins too: a `+` typed into a link by hand
@@ -63,41 +398,40 @@ impl DreamParams {
     pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, Error> {
-        let mut p = DreamParams::default();
-        let mut layer = None;
-        let mut channel = None;
+        let mut d = Draft {
+            params: DreamParams::default(),
+            layer: None,
+            channel: None,
+            lapnorm: None,
+        };
         for (key, value) in pairs {
-            let value = value.as_ref();
-            match key.as_ref() {
-                "layer" => layer = Some(layers(value)?),
-                "channel" => channel = Some(number("channel", value)?),
-                "octaves" => p.octaves = number("octaves", value)?,
-                "octave-scale" => p.octave_scale = real("octave-scale", value)?,
-                "steps" => p.steps = number("steps", value)?,
-                "step-size" => p.step_size = real("step-size", value)?,
-                "jitter" => p.jitter = number("jitter", value)?,
-                "tile" => p.tile = number("tile", value)?,
-                "seed" => p.seed = number("seed", value)?,
-                "max-size" => p.max_size = number("max-size", value)?,
-                other => {
-                    return Err(Error::Invalid {
-                        name: "recipe key",
-                        value: other.to_string(),
-                        allowed: format!("one of {}", KEYS.join(", ")),
-                    });
-                }
-            }
+            let (key, value) = (key.as_ref(), value.as_ref());
+            let row = option(key).ok_or_else(|| Error::Invalid {
+                name: "recipe key",
+                value: key.to_string(),
+                allowed: format!(
+                    "one of {}",
+                    OPTIONS.iter().map(|o| o.key).collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+            row.kind.check(row.key, value)?;
+            (row.set)(&mut d, value)?;
         }
-        let layer = layer.unwrap_or_else(|| vec![(Blob::CANONICAL, 1.0)]);
-        p.objective = match (layer.as_slice(), channel) {
+        let mut p = d.params;
+        p.lapnorm = d.lapnorm.unwrap_or(match p.start {
+            Start::Noise => NOISE_LAPNORM,
+            Start::Photo => 0,
+        });
+        let layer = d.layer.unwrap_or_else(|| vec![(Blob::CANONICAL, 1.0)]);
+        p.objective = match (layer.as_slice(), d.channel) {
             ([(blob, _)], Some(channel)) => Objective::Channel {
                 blob: *blob,
                 channel,
             },
-            (_, Some(_)) => {
+            (_, Some(channel)) => {
                 return Err(Error::Invalid {
                     name: "channel",
-                    value: format!("{channel:?}"),
+                    value: channel.to_string(),
                     allowed: "a channel of a single layer; drop it or name one layer".into(),
                 });
             }
@@ -112,53 +446,32 @@ impl DreamParams {
     /// browsers decode forms (`+` is a space, `%XX` a byte), so that whatever the page or a
     /// hand-typed link puts in the URL means what [`DreamParams::to_query`] meant.
     pub fn from_query(query: &str) -> Result<Self, Error> {
-        let pairs = query
-            .trim_start_matches('?')
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (decode(k), decode(v))
-            });
-        Self::from_pairs(pairs)
+        Self::from_pairs(pairs(query))
     }
 
-    /// The recipe as a URL query string (without `?`), every key present, each value
-    /// percent-encoded where a URL would change it (`+` as `%2B`), so it reads back as itself.
+    /// The recipe as a URL query string (without `?`), every option that is on, in the table's
+    /// order, each value percent-encoded where a URL would change it (`+` as `%2B`), so it
+    /// reads back as itself.
     pub fn to_query(&self) -> String {
-        let (layer, channel) = match &self.objective {
-            Objective::Layer(blob) => (blob.name(), None),
-            Objective::Channel { blob, channel } => (blob.name(), Some(*channel)),
-            Objective::Layers(layers) => (
-                layers
-                    .iter()
-                    .map(|(b, w)| format!("{b}*{w}"))
-                    .collect::<Vec<_>>()
-                    .join("+"),
-                None,
-            ),
-        };
-        let mut pairs: Vec<(&str, String)> = vec![("layer", layer)];
-        if let Some(channel) = channel {
-            pairs.push(("channel", channel.to_string()));
-        }
-        let rest: [(&str, &dyn Display); 8] = [
-            ("octaves", &self.octaves),
-            ("octave-scale", &self.octave_scale),
-            ("steps", &self.steps),
-            ("step-size", &self.step_size),
-            ("jitter", &self.jitter),
-            ("tile", &self.tile),
-            ("seed", &self.seed),
-            ("max-size", &self.max_size),
-        ];
-        pairs.extend(rest.iter().map(|(k, v)| (*k, v.to_string())));
-        pairs
+        OPTIONS
             .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .filter_map(|o| (o.get)(self).map(|v| format!("{}={}", o.key, encode(&v))))
             .collect::<Vec<_>>()
             .join("&")
     }
+}
+
+/// A URL query string (with or without `?`) as decoded `key=value` pairs, in order.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 /// Percent-encodes every byte but letters, digits and `-._~/*,:`: what a recipe's values use,
@@ -203,7 +516,6 @@ fn decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dream::params::limits;
 
     #[test]
     fn query_round_trips() {
@@ -263,16 +575,23 @@ mod tests {
                     .collect(),
             ),
         };
-        let min_tile = limits::TILE.0.max(objective.deepest().min_input());
+        let min_tile = 64.max(objective.deepest().min_input());
+        let noise = pick(3) == 0;
+        let guide = !noise && matches!(objective, Objective::Layer(_)) && pick(2) == 0;
         DreamParams {
-            octaves: 1 + pick(limits::OCTAVES.1),
+            start: if noise { Start::Noise } else { Start::Photo },
+            size: if noise { objective.deepest().min_input().max(16) + pick(300) } else { 320 },
+            lapnorm: pick(9),
+            keep_colors: !noise && pick(2) == 0,
+            guide,
+            octaves: 1 + pick(12),
             octave_scale: 1.0 + (1 + pick(3000)) as f32 / 1000.0,
-            steps: 1 + pick(limits::STEPS.1),
+            steps: 1 + pick(1000),
             step_size: (1 + pick(100_000)) as f32 / 1000.0,
-            jitter: pick(limits::JITTER + 1),
-            tile: min_tile + pick(limits::TILE.1 - min_tile + 1),
+            jitter: pick(513),
+            tile: min_tile + pick(4096 - min_tile + 1),
             seed: pick(1 << 30) as u64 * 4099,
-            max_size: limits::MAX_SIZE.0 + pick(limits::MAX_SIZE.1 - limits::MAX_SIZE.0 + 1),
+            max_size: 16 + pick(16384 - 16 + 1),
             objective,
         }
     }
@@ -327,7 +646,10 @@ mod tests {
         );
         // Every option's refusal names its range, whether the value did not parse or was out
         // of it.
-        for key in KEYS.into_iter().filter(|k| *k != "layer") {
+        let numeric = OPTIONS.iter().filter(|o| {
+            matches!(o.kind, Kind::Whole { .. } | Kind::Real { .. } | Kind::Channel)
+        });
+        for key in numeric.map(|o| o.key) {
             for value in ["x", "-1", "1e99", "99999999999999999999999"] {
                 let message = err(key, value);
                 assert!(message.contains(&allowed(key)), "{message}");

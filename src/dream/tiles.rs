@@ -8,7 +8,7 @@ use std::ops::Range;
 use burn::tensor::Tensor;
 
 use super::Rng;
-use super::params::Objective;
+use super::objective::{Guide, Objective};
 use crate::Error;
 use crate::device::Limits;
 use crate::model::{Blob, GoogLeNet, footprint};
@@ -80,31 +80,6 @@ pub fn batch(shape: [usize; 2], deepest: Blob, limits: &Limits) -> usize {
 /// Beyond this many tiles in one pass a GPU gains nothing.
 const MAX_BATCH: usize = 16;
 
-/// Objective of a batch of same-shaped tiles, scaled so the tiles add up to the whole image's
-/// objective (each tile's blob mean weighted by the tile's share of the image). Tiles in a batch
-/// do not interact, so each one's gradient is its own.
-fn tile_objective(acts: Vec<Tensor<4>>, objective: &Objective, share: f32) -> Tensor<1> {
-    let mean_sq = |a: Tensor<4>| {
-        let [batch, ..] = a.dims();
-        let n = (a.shape().num_elements() / batch) as f32;
-        a.square().sum() * (share / n)
-    };
-    match objective {
-        Objective::Layer(_) => mean_sq(acts.into_iter().next().expect("one blob")),
-        Objective::Layers(layers) => acts
-            .into_iter()
-            .zip(layers)
-            .map(|(a, (_, w))| mean_sq(a) * *w)
-            .reduce(|a, b| a + b)
-            .expect("at least one layer"),
-        Objective::Channel { channel, .. } => {
-            let a = acts.into_iter().next().expect("one blob");
-            let [_, _, h, w] = a.dims();
-            a.narrow(1, *channel, 1).sum() * (share / (h * w) as f32)
-        }
-    }
-}
-
 /// A step's gradient, and the sum of its absolute values (for the step size).
 pub struct Gradient {
     /// [1, 3, H, W], in the image's own coordinates.
@@ -116,7 +91,7 @@ pub struct Gradient {
 
 /// Sum of |g| as [1, 1, 1, 1], row by row, then over rows and channels: one flat sum over a
 /// big image loses precision on some backends.
-fn abs_sum(g: Tensor<4>) -> Tensor<4> {
+pub fn abs_sum(g: Tensor<4>) -> Tensor<4> {
     g.abs().sum_dim(3).sum_dim(2).sum_dim(1).sum_dim(0)
 }
 
@@ -143,12 +118,13 @@ fn unrolled(span: &Range<usize>, shift: i64, len: usize) -> Pieces {
 /// wraps) and its gradient written straight back, so neither a rolled copy of the image nor of
 /// the gradient is ever made. Tiles are at most `tile` px; tiles of one shape run together, as
 /// many at once as `limits` allow. `min` is the smallest tile side that reaches the objective's
-/// layer.
+/// layer. A `guide` steers a single layer's objective ([`Guide`]).
 #[allow(clippy::too_many_arguments)]
 pub fn gradient(
     model: &GoogLeNet,
     image: &Tensor<4>,
     objective: &Objective,
+    guide: Option<&Guide>,
     shift: [i64; 2],
     tile: usize,
     min: usize,
@@ -184,7 +160,7 @@ pub fn gradient(
                 .collect();
             let input = Tensor::cat(inputs, 0).autodiff().require_grad();
             let acts = model.forward(input.clone(), &blobs)?;
-            let backward = tile_objective(acts, objective, share).backward();
+            let backward = objective.value(acts, share, guide).backward();
             let tile_grads = input.grad(&backward).ok_or_else(|| {
                 Error::Device("the backward pass produced no input gradient".into())
             })?;

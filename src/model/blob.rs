@@ -27,22 +27,64 @@ pub enum Part {
     PoolProj,
     /// The four branches concatenated.
     Output,
+    /// A branch convolution's value before its ReLU (`1x1_pre_relu`, …): what feature
+    /// visualisation maximises, since after the ReLU a channel is zero, and so has no
+    /// gradient, wherever it is not already active.
+    PreRelu(Branch),
+}
+
+/// The six convolutions of an inception module, each followed by a ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Branch {
+    /// `1x1`.
+    Conv1x1,
+    /// `3x3_reduce`.
+    Reduce3x3,
+    /// `3x3`.
+    Conv3x3,
+    /// `5x5_reduce`.
+    Reduce5x5,
+    /// `5x5`.
+    Conv5x5,
+    /// `pool_proj`.
+    PoolProj,
+}
+
+impl Branch {
+    /// The blob part that holds this convolution after its ReLU.
+    pub fn part(self) -> Part {
+        match self {
+            Branch::Conv1x1 => Part::Conv1x1,
+            Branch::Reduce3x3 => Part::Reduce3x3,
+            Branch::Conv3x3 => Part::Conv3x3,
+            Branch::Reduce5x5 => Part::Reduce5x5,
+            Branch::Conv5x5 => Part::Conv5x5,
+            Branch::PoolProj => Part::PoolProj,
+        }
+    }
 }
 
 impl Part {
-    const ALL: [Part; 8] = [
+    /// In the order of computation, each pre-ReLU value just before its ReLU.
+    const ALL: [Part; 14] = [
+        Part::PreRelu(Branch::Conv1x1),
         Part::Conv1x1,
+        Part::PreRelu(Branch::Reduce3x3),
         Part::Reduce3x3,
+        Part::PreRelu(Branch::Conv3x3),
         Part::Conv3x3,
+        Part::PreRelu(Branch::Reduce5x5),
         Part::Reduce5x5,
+        Part::PreRelu(Branch::Conv5x5),
         Part::Conv5x5,
         Part::Pool,
+        Part::PreRelu(Branch::PoolProj),
         Part::PoolProj,
         Part::Output,
     ];
 
-    fn suffix(self) -> &'static str {
-        match self {
+    fn suffix(self) -> String {
+        let name = match self {
             Part::Conv1x1 => "1x1",
             Part::Reduce3x3 => "3x3_reduce",
             Part::Conv3x3 => "3x3",
@@ -51,7 +93,9 @@ impl Part {
             Part::Pool => "pool",
             Part::PoolProj => "pool_proj",
             Part::Output => "output",
-        }
+            Part::PreRelu(branch) => return format!("{}_pre_relu", branch.part().suffix()),
+        };
+        name.into()
     }
 
     fn channels(self, m: &InceptionSpec) -> usize {
@@ -64,6 +108,7 @@ impl Part {
             Part::Pool => m.input,
             Part::PoolProj => m.pool_proj,
             Part::Output => m.output(),
+            Part::PreRelu(branch) => branch.part().channels(m),
         }
     }
 }
@@ -72,14 +117,20 @@ impl Part {
 /// reads. Ordered by when the forward pass produces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Blob {
+    /// `conv1/7x7_s2_pre_relu`: conv1 before its ReLU.
+    Conv1PreRelu,
     /// `conv1/7x7_s2` (after its ReLU, as Caffe's in-place ReLU leaves it).
     Conv1,
     /// `pool1/3x3_s2`.
     Pool1,
     /// `pool1/norm1`.
     Norm1,
+    /// `conv2/3x3_reduce_pre_relu`.
+    Conv2ReducePreRelu,
     /// `conv2/3x3_reduce`.
     Conv2Reduce,
+    /// `conv2/3x3_pre_relu`.
+    Conv2PreRelu,
     /// `conv2/3x3`.
     Conv2,
     /// `conv2/norm2`.
@@ -113,10 +164,13 @@ impl Blob {
     /// Every blob, in the order the forward pass produces them.
     pub fn all() -> Vec<Blob> {
         let mut all = vec![
+            Blob::Conv1PreRelu,
             Blob::Conv1,
             Blob::Pool1,
             Blob::Norm1,
+            Blob::Conv2ReducePreRelu,
             Blob::Conv2Reduce,
+            Blob::Conv2PreRelu,
             Blob::Conv2,
             Blob::Norm2,
             Blob::Pool2,
@@ -144,9 +198,67 @@ impl Blob {
         self != Blob::Classifier
     }
 
-    /// Every blob a dream can maximise, in network order: the page's layer list.
+    /// Every blob a dream can maximise, in network order.
     pub fn dreamable_all() -> Vec<Blob> {
         Blob::all().into_iter().filter(|b| b.dreamable()).collect()
+    }
+
+    /// Whether this is a convolution's value before its ReLU.
+    pub fn is_pre_relu(self) -> bool {
+        matches!(
+            self,
+            Blob::Conv1PreRelu
+                | Blob::Conv2ReducePreRelu
+                | Blob::Conv2PreRelu
+                | Blob::Inception {
+                    part: Part::PreRelu(_),
+                    ..
+                }
+        )
+    }
+
+    /// Where channel `channel` of this blob comes from before any ReLU: the blob and channel a
+    /// channel objective maximises. A ReLU'd convolution maps to its own pre-ReLU value, a
+    /// module's concatenated output to the branch that made that channel (`inception_4d/output`
+    /// channel 300 is `inception_4d/5x5_pre_relu` channel 12); pools and norms stay as they are.
+    pub fn channel_source(self, channel: usize) -> (Blob, usize) {
+        match self {
+            Blob::Conv1 => (Blob::Conv1PreRelu, channel),
+            Blob::Conv2Reduce => (Blob::Conv2ReducePreRelu, channel),
+            Blob::Conv2 => (Blob::Conv2PreRelu, channel),
+            Blob::Inception { module, part } => {
+                let branch = match part {
+                    Part::Conv1x1 => Branch::Conv1x1,
+                    Part::Reduce3x3 => Branch::Reduce3x3,
+                    Part::Conv3x3 => Branch::Conv3x3,
+                    Part::Reduce5x5 => Branch::Reduce5x5,
+                    Part::Conv5x5 => Branch::Conv5x5,
+                    Part::PoolProj => Branch::PoolProj,
+                    Part::Output => {
+                        let m = &INCEPTIONS[module];
+                        let mut offset = channel;
+                        let mut found = Branch::PoolProj;
+                        for (branch, width) in [
+                            (Branch::Conv1x1, m.c1x1),
+                            (Branch::Conv3x3, m.c3x3),
+                            (Branch::Conv5x5, m.c5x5),
+                        ] {
+                            if offset < width {
+                                found = branch;
+                                break;
+                            }
+                            offset -= width;
+                        }
+                        let part = Part::PreRelu(found);
+                        return (Blob::Inception { module, part }, offset);
+                    }
+                    Part::Pool | Part::PreRelu(_) => return (self, channel),
+                };
+                let part = Part::PreRelu(branch);
+                (Blob::Inception { module, part }, channel)
+            }
+            _ => (self, channel),
+        }
     }
 
     /// Position in the forward pass; a pass asked for several blobs stops at the largest.
@@ -160,10 +272,13 @@ impl Blob {
     /// Caffe's name, e.g. `inception_4c/output`.
     pub fn name(self) -> String {
         match self {
+            Blob::Conv1PreRelu => "conv1/7x7_s2_pre_relu".into(),
             Blob::Conv1 => "conv1/7x7_s2".into(),
             Blob::Pool1 => "pool1/3x3_s2".into(),
             Blob::Norm1 => "pool1/norm1".into(),
+            Blob::Conv2ReducePreRelu => "conv2/3x3_reduce_pre_relu".into(),
             Blob::Conv2Reduce => "conv2/3x3_reduce".into(),
+            Blob::Conv2PreRelu => "conv2/3x3_pre_relu".into(),
             Blob::Conv2 => "conv2/3x3".into(),
             Blob::Norm2 => "conv2/norm2".into(),
             Blob::Pool2 => "pool2/3x3_s2".into(),
@@ -180,8 +295,13 @@ impl Blob {
     /// Number of channels the blob has.
     pub fn channels(self) -> usize {
         match self {
-            Blob::Conv1 | Blob::Pool1 | Blob::Norm1 | Blob::Conv2Reduce => 64,
-            Blob::Conv2 | Blob::Norm2 | Blob::Pool2 => 192,
+            Blob::Conv1PreRelu
+            | Blob::Conv1
+            | Blob::Pool1
+            | Blob::Norm1
+            | Blob::Conv2ReducePreRelu
+            | Blob::Conv2Reduce => 64,
+            Blob::Conv2PreRelu | Blob::Conv2 | Blob::Norm2 | Blob::Pool2 => 192,
             Blob::Inception { module, part } => part.channels(&INCEPTIONS[module]),
             Blob::Pool3 => INCEPTIONS[2].input,
             Blob::Pool4 => INCEPTIONS[7].input,
@@ -195,13 +315,19 @@ impl Blob {
     pub fn spatial(self, size: [usize; 2]) -> Option<[usize; 2]> {
         let per_axis = |n: usize| -> Option<usize> {
             let n = conv_out(n, 7, 2, 3)?;
-            if self == Blob::Conv1 {
+            if matches!(self, Blob::Conv1 | Blob::Conv1PreRelu) {
                 return Some(n);
             }
             let n = caffe_pool_out(n, 3, 2, 0)?;
             if matches!(
                 self,
-                Blob::Pool1 | Blob::Norm1 | Blob::Conv2Reduce | Blob::Conv2 | Blob::Norm2
+                Blob::Pool1
+                    | Blob::Norm1
+                    | Blob::Conv2ReducePreRelu
+                    | Blob::Conv2Reduce
+                    | Blob::Conv2PreRelu
+                    | Blob::Conv2
+                    | Blob::Norm2
             ) {
                 return Some(n);
             }
@@ -272,12 +398,41 @@ mod tests {
     #[test]
     fn names_round_trip_and_are_unique() {
         let all = Blob::all();
-        assert_eq!(all.len(), 7 + 9 * 8 + 4);
+        assert_eq!(all.len(), 10 + 9 * 14 + 4);
         for blob in &all {
             assert_eq!(blob.name().parse::<Blob>().unwrap(), *blob);
         }
         assert_eq!(Blob::CANONICAL.name(), "inception_4c/output");
         assert!("inception_4c/outptu".parse::<Blob>().is_err());
+        assert_eq!(
+            "inception_4d/3x3_pre_relu".parse::<Blob>().unwrap(),
+            Blob::Inception {
+                module: 5,
+                part: Part::PreRelu(Branch::Conv3x3)
+            }
+        );
+    }
+
+    #[test]
+    fn output_channels_map_to_their_branch_before_the_relu() {
+        // inception_4d: 1x1 112, 3x3 288, 5x5 64, pool_proj 64 (528 in all).
+        let out: Blob = "inception_4d/output".parse().unwrap();
+        let source = |c| {
+            let (blob, channel) = out.channel_source(c);
+            (blob.name(), channel)
+        };
+        assert_eq!(source(0), ("inception_4d/1x1_pre_relu".into(), 0));
+        assert_eq!(source(111), ("inception_4d/1x1_pre_relu".into(), 111));
+        assert_eq!(source(112), ("inception_4d/3x3_pre_relu".into(), 0));
+        assert_eq!(source(300), ("inception_4d/3x3_pre_relu".into(), 188));
+        assert_eq!(source(400), ("inception_4d/5x5_pre_relu".into(), 0));
+        assert_eq!(source(527), ("inception_4d/pool_proj_pre_relu".into(), 63));
+        assert_eq!(
+            Blob::Conv2.channel_source(5),
+            (Blob::Conv2PreRelu, 5),
+            "a plain convolution maps to its own pre-ReLU value"
+        );
+        assert_eq!(Blob::Pool3.channel_source(5), (Blob::Pool3, 5));
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn patch_len(blob: Blob) -> u64 {
                 Part::Conv1x1 | Part::Reduce3x3 | Part::Reduce5x5 | Part::PoolProj => m.input,
                 Part::Conv3x3 => 9 * m.c3x3_reduce,
                 Part::Conv5x5 => 25 * m.c5x5_reduce,
-                Part::Pool | Part::Output => 0,
+                Part::Pool | Part::Output | Part::PreRelu(_) => 0,
             }
         }
         Blob::Classifier => 1024,
@@ -50,9 +50,12 @@ pub fn footprint(deepest: Blob, size: [usize; 2]) -> Option<Footprint> {
     let input = 3 * (size[0] * size[1]) as u64 * F32;
     let mut activations = 0;
     let mut largest = input;
+    // A pre-ReLU value is the convolution's output the ReLU then reads: counted once, with
+    // the ReLU's blob (or as the last blob when the pass stops at it).
     for blob in Blob::all()
         .into_iter()
         .take_while(|b| b.order() <= deepest.order())
+        .filter(|b| !b.is_pre_relu() || *b == deepest)
     {
         let [h, w] = blob.spatial(size)?;
         let positions = (h * w) as u64;

@@ -5,7 +5,7 @@ mod conv;
 mod footprint;
 mod weights;
 
-pub use blob::{Blob, Part};
+pub use blob::{Blob, Branch, Part};
 pub use conv::ConvPath;
 pub use footprint::{Footprint, footprint};
 pub use weights::Labels;
@@ -75,9 +75,8 @@ impl Merged1x1 {
         }
     }
 
-    /// The three branches' activations (after their ReLUs), as views of one result.
-    fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let y = relu(self.conv.forward(x));
+    /// The three branches' values, as views of one result.
+    fn split(&self, y: Tensor<4>) -> [Tensor<4>; 3] {
         let [a, b, c] = self.widths;
         [
             y.clone().narrow(1, 0, a),
@@ -120,14 +119,23 @@ impl Inception {
 
     fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
         let at = |part| Blob::Inception { module, part };
-        let [b1, r3, r5] = self.merged.forward(x.clone());
+        let pre = |branch| at(Part::PreRelu(branch));
+        let merged = self.merged.conv.forward(x.clone());
+        let [p1, p3, p5] = self.merged.split(merged.clone());
+        rec.keep(pre(Branch::Conv1x1), p1)?;
+        rec.keep(pre(Branch::Reduce3x3), p3)?;
+        rec.keep(pre(Branch::Reduce5x5), p5)?;
+        let [b1, r3, r5] = self.merged.split(relu(merged));
         let b1 = rec.keep(at(Part::Conv1x1), b1)?;
         let r3 = rec.keep(at(Part::Reduce3x3), r3)?;
-        let b3 = rec.keep(at(Part::Conv3x3), conv_relu(&self.conv_3x3, r3))?;
+        let b3 = conv_relu(&self.conv_3x3, r3, rec, pre(Branch::Conv3x3))?;
+        let b3 = rec.keep(at(Part::Conv3x3), b3)?;
         let r5 = rec.keep(at(Part::Reduce5x5), r5)?;
-        let b5 = rec.keep(at(Part::Conv5x5), conv_relu(&self.conv_5x5, r5))?;
+        let b5 = conv_relu(&self.conv_5x5, r5, rec, pre(Branch::Conv5x5))?;
+        let b5 = rec.keep(at(Part::Conv5x5), b5)?;
         let pooled = rec.keep(at(Part::Pool), caffe_max_pool(x, 3, 1, 1))?;
-        let bp = rec.keep(at(Part::PoolProj), conv_relu(&self.pool_proj, pooled))?;
+        let bp = conv_relu(&self.pool_proj, pooled, rec, pre(Branch::PoolProj))?;
+        let bp = rec.keep(at(Part::PoolProj), bp)?;
         rec.keep(at(Part::Output), Tensor::cat(vec![b1, b3, b5, bp], 1))
     }
 }
@@ -239,11 +247,14 @@ impl GoogLeNet {
         let mean = Tensor::<1>::from_data(TensorData::new(MEAN_BGR.to_vec(), [3]), &device)
             .reshape([1, 3, 1, 1]);
         let x = rgb.flip([1]) - mean;
-        let x = rec.keep(Blob::Conv1, conv_relu(&self.conv1, x))?;
+        let x = conv_relu(&self.conv1, x, rec, Blob::Conv1PreRelu)?;
+        let x = rec.keep(Blob::Conv1, x)?;
         let x = rec.keep(Blob::Pool1, caffe_max_pool(x, 3, 2, 0))?;
         let x = rec.keep(Blob::Norm1, lrn(x))?;
-        let x = rec.keep(Blob::Conv2Reduce, conv_relu(&self.conv2_reduce, x))?;
-        let x = rec.keep(Blob::Conv2, conv_relu(&self.conv2, x))?;
+        let x = conv_relu(&self.conv2_reduce, x, rec, Blob::Conv2ReducePreRelu)?;
+        let x = rec.keep(Blob::Conv2Reduce, x)?;
+        let x = conv_relu(&self.conv2, x, rec, Blob::Conv2PreRelu)?;
+        let x = rec.keep(Blob::Conv2, x)?;
         let x = rec.keep(Blob::Norm2, lrn(x))?;
         let mut x = rec.keep(Blob::Pool2, caffe_max_pool(x, 3, 2, 0))?;
         for (module, inception) in self.inceptions().into_iter().enumerate() {
@@ -302,9 +313,10 @@ impl Recorder {
     }
 }
 
-/// Every convolution in GoogLeNet is followed by a ReLU (in place in Caffe, so the blob holds it).
-fn conv_relu(conv: &Conv, x: Tensor<4>) -> Tensor<4> {
-    relu(conv.forward(x))
+/// Every convolution in GoogLeNet is followed by a ReLU (in place in Caffe, so the blob holds
+/// it); the value before it is kept as `pre` when asked. `None` once every asked blob is in.
+fn conv_relu(conv: &Conv, x: Tensor<4>, rec: &mut Recorder, pre: Blob) -> Option<Tensor<4>> {
+    Some(relu(rec.keep(pre, conv.forward(x))?))
 }
 
 /// Caffe max pooling: ceil-mode output size, padding that never wins the max.

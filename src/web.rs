@@ -14,7 +14,6 @@ use crate::device::{self, Limits};
 use crate::dream::gallery::{self, Gallery};
 use crate::dream::recipe::{Applies, Kind, OPTIONS};
 use crate::dream::{DreamParams, Objective, Progress};
-use crate::image_io;
 use crate::model::{Blob, GoogLeNet};
 use crate::session::Session;
 

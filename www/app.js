@@ -14,7 +14,9 @@ const NO_GPU = 'This browser offers no WebGPU, so the dream cannot run on your G
 let worker = null;
 let query = ''; // the last recipe the engine accepted
 const linked = location.search.slice(1);
-let photo = null; // { bytes, name }
+let photo = null; // { bytes, name }, or { noise: true, name } for a dream from noise
+let guide = null; // the guide image's bytes, when one is chosen
+let options = []; // the engine's recipe table (its rows the page shows)
 let pending = false; // a photo waits for the engine and its recipe
 let recipeKnown = false; // the engine has answered the recipe since it (re)started
 let restart = false; // the user changed the recipe: dream the photo again with it
@@ -29,7 +31,7 @@ function setState(state) {
   const busy = state === 'dreaming' || state === 'done';
   $('stop').hidden = state !== 'dreaming';
   $('more').hidden = state !== 'done';
-  $('compare-label').hidden = !photo || !busy;
+  $('compare-label').hidden = !photo || photo.noise || !busy;
   $('another').hidden = !photo;
   $('status').hidden = !busy;
   $('views').hidden = !photo;
@@ -80,10 +82,60 @@ function failed(message) {
   setState('error');
 }
 
+// The Advanced form, one control per row of the engine's recipe table: a new option needs no
+// edit here. Each control's tooltip is the row's help and range.
+function buildForm(rows, layers) {
+  options = rows;
+  const form = $('recipe');
+  form.replaceChildren();
+  for (const o of rows.filter((row) => row.listed)) {
+    const label = document.createElement('label');
+    label.title = `${o.help}: ${o.allowed}.`;
+    label.dataset.applies = o.applies;
+    let input;
+    if (o.kind === 'layers' || o.kind === 'choice') {
+      input = document.createElement('select');
+      for (const value of o.kind === 'layers' ? layers : o.choices) input.add(new Option(value, value));
+    } else {
+      input = document.createElement('input');
+      if (o.kind === 'switch') {
+        input.type = 'checkbox';
+        label.className = 'switch';
+      } else {
+        input.type = 'number';
+        input.step = o.kind === 'real' ? 'any' : '1';
+        if (o.min !== null) input.min = o.min;
+        if (o.max !== null && o.max <= Number.MAX_SAFE_INTEGER) input.max = o.max;
+        input.placeholder = o.default;
+      }
+    }
+    input.name = o.key;
+    if (o.kind === 'switch') label.append(input, o.label);
+    else label.append(o.label, input);
+    form.append(label);
+  }
+}
+
+const startOf = (recipe) => new URLSearchParams(recipe).get('start') || 'photo';
+
 function fillForm(recipe) {
   const params = new URLSearchParams(recipe);
   for (const input of $('recipe').elements) {
-    input.value = params.get(input.name) ?? '';
+    const value = params.get(input.name) ?? '';
+    if (input.type === 'checkbox') {
+      input.checked = value === '1';
+    } else {
+      // A link may name a layer the list leaves out (a pre-ReLU value): show it anyway.
+      if (input.tagName === 'SELECT' && value && ![...input.options].some((o) => o.value === value)) {
+        input.add(new Option(value, value));
+      }
+      input.value = value;
+    }
+  }
+  // Options of the other kind of start are hidden (a photo's maximum size, noise's size).
+  const start = startOf(recipe);
+  for (const label of $('recipe').children) {
+    label.hidden = label.dataset.applies !== 'always' && label.dataset.applies !== start;
   }
   for (const button of $('presets').querySelectorAll('button')) {
     button.setAttribute('aria-pressed', String(params.get('layer') === button.dataset.layer && !params.get('channel')));
@@ -91,11 +143,24 @@ function fillForm(recipe) {
 }
 
 function formQuery() {
-  const params = new URLSearchParams();
+  // The options with their own controls (start, guide) keep their values; the rest are the form's.
+  const params = new URLSearchParams(query);
   for (const input of $('recipe').elements) {
-    if (input.value !== '') params.set(input.name, input.value);
+    const value = input.type === 'checkbox' ? (input.checked ? '1' : '') : input.value;
+    if (value !== '') params.set(input.name, value);
+    else params.delete(input.name);
   }
   return params.toString(); // form-encoded: the engine decodes it as a browser would
+}
+
+// The current recipe with `changes` made (a value of null drops the key).
+function withChanges(changes) {
+  const params = new URLSearchParams(query);
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) params.delete(key);
+    else params.set(key, value);
+  }
+  return params.toString();
 }
 
 function setRecipe(candidate) {
@@ -124,7 +189,12 @@ function dream() {
   noteUser('');
   setState('dreaming');
   $('progress-text').textContent = 'Starting…';
-  worker.postMessage({ type: 'dream', bytes: photo.bytes.slice(0), query });
+  worker.postMessage({
+    type: 'dream',
+    bytes: photo.noise ? null : photo.bytes.slice(0),
+    guide: guide ? guide.slice(0) : null,
+    query,
+  });
 }
 
 async function takeFile(file) {
@@ -142,7 +212,18 @@ async function takeFile(file) {
   urls.forEach(URL.revokeObjectURL);
   urls = [URL.createObjectURL(file)];
   $('original').src = urls[0];
-  dream();
+  if (startOf(query) === 'noise') chooseRecipe(withChanges({ start: null, size: null, lapnorm: null }));
+  else dream();
+}
+
+// A dream from grey noise: what the chosen layer or channel wants to see.
+function takeNoise() {
+  photo = { noise: true, name: 'noise.png' };
+  urls.forEach(URL.revokeObjectURL);
+  urls = [];
+  $('original').removeAttribute('src');
+  setState(document.body.dataset.state);
+  chooseRecipe(withChanges({ start: 'noise', 'max-size': null, 'keep-colors': null }));
 }
 
 function seconds(s) {
@@ -175,16 +256,18 @@ const handlers = {
     $('weights-text').textContent = cached ? 'from this browser’s cache'
       : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB (once; then kept offline)`;
   },
-  ready({ backend, layers }) {
+  ready({ backend, layers, recipeOptions }) {
     $('load').hidden = true;
     $('no-gpu').hidden = true;
-    const select = $('recipe').elements.layer;
-    if (!select.options.length) {
-      for (const name of layers) select.add(new Option(name, name));
+    if (!options.length) {
+      buildForm(recipeOptions, layers);
+      for (const name of layers) $('gallery-layer').add(new Option(name, name));
+      $('gallery-layer').value = 'inception_4c/output';
     }
     document.body.dataset.backend = backend;
     setRecipe(query || linked);
     setState('ready');
+    galleryStart(); // a gallery left open while the engine restarted goes on
   },
   note({ message }) {
     noteUser(`Note: ${message}.`);
@@ -197,7 +280,7 @@ const handlers = {
     const state = document.body.dataset.state;
     if (restart) {
       restart = false;
-      if (photo && (state === 'dreaming' || state === 'done')) dream();
+      if (photo && ['ready', 'dreaming', 'done', 'error'].includes(state)) dream();
     } else if (pending && state === 'ready') {
       // A photo that came while the engine loaded dreams now, with the link's recipe.
       pending = false;
@@ -244,6 +327,12 @@ const handlers = {
       dream();
     }
   },
+  'gallery-started'({ layer, count }) {
+    galleryShow(layer, count);
+  },
+  thumb({ layer, channel, png }) {
+    galleryThumb(layer, channel, png);
+  },
   error({ message, kind, fatal, during }) {
     if (kind === 'no-gpu' && document.body.dataset.backend !== 'cpu') {
       $('load').hidden = true;
@@ -257,6 +346,10 @@ const handlers = {
       alertUser(message);
       if (query) fillForm(query);
       else setRecipe(''); // a bad link: fall back to the defaults, keeping the message
+      return;
+    }
+    if (during === 'gallery' && !fatal) {
+      $('gallery-text').textContent = message;
       return;
     }
     pending = false;
@@ -311,6 +404,101 @@ for (const [label, path, name] of SAMPLES) {
   };
   $('sample-list').append(button);
 }
+
+const noise = document.createElement('button');
+noise.type = 'button';
+noise.className = 'thumb';
+noise.id = 'noise';
+noise.title = 'Start from grey noise: see what the chosen layer or channel wants to see';
+noise.append(Object.assign(document.createElement('span'), { className: 'noise-swatch' }), 'Start from noise');
+noise.onclick = takeNoise;
+$('sample-list').append(noise);
+
+$('guide-file').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  event.target.value = '';
+  if (!file) return;
+  try {
+    guide = await file.arrayBuffer();
+  } catch (error) {
+    alertUser(`The guide image could not be read (${error.message}). Choose it again.`);
+    return;
+  }
+  $('guide-thumb').src = URL.createObjectURL(file);
+  $('guide-thumb').hidden = false;
+  $('guide-clear').hidden = false;
+  chooseRecipe(withChanges({ guide: '1', channel: null }));
+});
+$('guide-clear').onclick = () => {
+  guide = null;
+  $('guide-thumb').hidden = true;
+  $('guide-clear').hidden = true;
+  chooseRecipe(withChanges({ guide: null }));
+};
+
+// The channel gallery: the engine renders the thumbnails in the background, those in view
+// first; the page lays them out and says which are in view.
+let galleryLayer = null;
+let galleryDone = 0;
+let galleryCount = 0;
+const inView = new Set();
+const galleryObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const channel = Number(entry.target.dataset.channel);
+    if (entry.isIntersecting) inView.add(channel);
+    else inView.delete(channel);
+  }
+  worker?.postMessage({ type: 'gallery-visible', channels: [...inView] });
+});
+
+function galleryStart() {
+  if (!$('gallery').open || !worker || document.body.dataset.state === 'loading') return;
+  worker.postMessage({ type: 'gallery', layer: $('gallery-layer').value, size: $('gallery-size').value });
+}
+
+function galleryShow(layer, count) {
+  galleryLayer = layer;
+  galleryCount = count;
+  galleryDone = 0;
+  galleryObserver.disconnect();
+  inView.clear();
+  for (const img of $('gallery-grid').querySelectorAll('img[src^="blob:"]')) URL.revokeObjectURL(img.src);
+  const buttons = [];
+  for (let channel = 0; channel < count; channel++) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.channel = channel;
+    button.title = `Dream channel ${channel} of ${layer}`;
+    const img = new Image();
+    img.alt = `channel ${channel}`;
+    button.append(img, String(channel));
+    button.onclick = () => {
+      if (!photo) noteUser(`Channel ${channel} of ${layer} is chosen: drop a photo to dream it.`);
+      chooseRecipe(withChanges({ layer, channel: String(channel), guide: null }));
+    };
+    buttons.push(button);
+  }
+  $('gallery-grid').replaceChildren(...buttons);
+  buttons.forEach((button) => galleryObserver.observe(button));
+  $('gallery-text').textContent = `0 of ${count}`;
+}
+
+function galleryThumb(layer, channel, png) {
+  if (layer !== galleryLayer) return;
+  const button = $('gallery-grid').children[channel];
+  if (!button) return;
+  button.querySelector('img').src = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  button.dataset.ready = '';
+  galleryDone++;
+  $('gallery-text').textContent = galleryDone < galleryCount ? `${galleryDone} of ${galleryCount}` : `all ${galleryCount} channels`;
+}
+
+$('gallery').addEventListener('toggle', () => {
+  if ($('gallery').open) galleryStart();
+  else worker?.postMessage({ type: 'gallery-stop' });
+});
+$('gallery-layer').onchange = galleryStart;
+$('gallery-size').onchange = galleryStart;
 
 $('recipe').addEventListener('change', () => chooseRecipe(formQuery()));
 $('file').addEventListener('change', (event) => {

@@ -1,6 +1,6 @@
 // The engine's thread: loads the wasm module and the weights, then runs dream steps and posts
 // previews, so the page never blocks. All DeepDream logic lives in the wasm engine.
-import init, { Engine, checkWeights, layers, normalizeRecipe } from './pkg/deepdream.js';
+import init, { Engine, checkWeights, galleryRecipe, layerChannels, layers, normalizeRecipe, recipeOptions } from './pkg/deepdream.js';
 
 const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
 const PREVIEW_EVERY_MS = 250;
@@ -9,6 +9,12 @@ let engine = null;
 let wasm = null; // the instance's exports, for its memory size
 let running = false;
 let stopRequested = false;
+let weightsSha = null; // names the gallery's cached thumbnails
+// The gallery being rendered: { layer, recipe, queue: channels not yet rendered, visible }.
+let gallery = null;
+let galleryRunning = false;
+// Channels rendered together in one pass: more keeps a GPU busy, fewer answers sooner.
+const GALLERY_BATCH = 8;
 
 const post = (type, data = {}, transfer = []) => postMessage({ type, ...data }, transfer);
 // An error the page acts on by its kind (the engine's errors carry theirs), never by its text.
@@ -101,7 +107,8 @@ async function load(gpu) {
     ({ bytes, sha } = await weights(wasmReady));
     engine = await Engine.create(bytes, sha, gpu);
   }
-  post('ready', { backend: engine.backend(), layers: layers() });
+  weightsSha = sha;
+  post('ready', { backend: engine.backend(), layers: layers(), recipeOptions: recipeOptions() });
 }
 
 async function preview() {
@@ -143,6 +150,66 @@ async function run() {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A thumbnail's place in Cache Storage: the weights, the layer, the channel and the recipe
+// name it, so it renders once per device and never stale.
+function thumbKey(g, channel) {
+  return new URL(`gallery/${weightsSha}/${encodeURIComponent(g.layer)}/${channel}?${g.recipe}`, self.location.href);
+}
+
+async function galleryCache() {
+  try {
+    return await caches.open('deepdream-gallery');
+  } catch {
+    return null; // no Cache Storage (a private window): thumbnails render every time
+  }
+}
+
+// Renders the gallery's thumbnails a batch at a time, those in view first; a dream the user
+// starts runs first (the gallery waits between its steps), and a new layer drops the old one.
+async function galleryLoop() {
+  if (galleryRunning) return;
+  galleryRunning = true;
+  const cache = await galleryCache();
+  try {
+    while (gallery?.queue.length) {
+      while (running) await sleep(50);
+      const g = gallery;
+      if (!g) break;
+      const visible = g.queue.filter((c) => g.visible.has(c));
+      const batch = [...visible, ...g.queue.filter((c) => !g.visible.has(c))].slice(0, GALLERY_BATCH);
+      g.queue = g.queue.filter((c) => !batch.includes(c));
+      const todo = [];
+      for (const channel of batch) {
+        const hit = await cache?.match(thumbKey(g, channel));
+        if (hit) post('thumb', { layer: g.layer, channel, png: await hit.arrayBuffer() });
+        else todo.push(channel);
+      }
+      if (!todo.length) continue;
+      engine.galleryBegin(g.layer, Uint32Array.from(todo), g.recipe);
+      while (engine.galleryStep()) {
+        await tick();
+        while (running) await sleep(50);
+        if (gallery !== g) break;
+      }
+      if (gallery !== g) continue;
+      const pngs = await engine.galleryImages();
+      for (const [k, channel] of todo.entries()) {
+        const png = pngs[k];
+        try {
+          await cache?.put(thumbKey(g, channel), new Response(png.slice(0)));
+        } catch {
+          // Storage full: the thumbnail is shown, just not kept.
+        }
+        post('thumb', { layer: g.layer, channel, png: png.buffer }, [png.buffer]);
+      }
+    }
+  } finally {
+    galleryRunning = false;
+  }
+}
+
 async function handle(message) {
   switch (message.type) {
     case 'load':
@@ -150,7 +217,9 @@ async function handle(message) {
     case 'recipe':
       return post('recipe', { recipe: normalizeRecipe(message.query) });
     case 'dream': {
-      const info = engine.begin(new Uint8Array(message.bytes), message.query);
+      const bytes = message.bytes ? new Uint8Array(message.bytes) : undefined;
+      const guide = message.guide ? new Uint8Array(message.guide) : undefined;
+      const info = engine.begin(bytes, message.query, guide);
       post('started', { info });
       return run();
     }
@@ -161,6 +230,22 @@ async function handle(message) {
     case 'stop':
       stopRequested = true;
       return undefined;
+    case 'gallery': {
+      const layer = message.layer;
+      const count = layerChannels(layer);
+      const recipe = galleryRecipe(layer, `size=${message.size}`);
+      const visible = gallery?.layer === layer ? gallery.visible : new Set();
+      gallery = { layer, recipe, queue: [...Array(count).keys()], visible };
+      post('gallery-started', { layer, count });
+      galleryLoop().catch((error) => report(error, 'gallery')); // runs on between messages
+      return undefined;
+    }
+    case 'gallery-visible':
+      if (gallery) gallery.visible = new Set(message.channels);
+      return undefined;
+    case 'gallery-stop':
+      gallery = null;
+      return undefined;
     default:
       throw failure('internal', `unknown message ${message.type}`);
   }
@@ -169,16 +254,21 @@ async function handle(message) {
 onmessage = async (event) => {
   try {
     // A recipe is only read and normalised, so it may change while a dream runs.
-    if (!['stop', 'recipe'].includes(event.data.type) && running) throw failure('busy', 'a dream is already running');
+    const alongside = ['stop', 'recipe', 'gallery', 'gallery-visible', 'gallery-stop'];
+    if (!alongside.includes(event.data.type) && running) throw failure('busy', 'a dream is already running');
     await handle(event.data);
   } catch (error) {
-    // A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead
-    // device (the engine marks those fatal): the page starts a new worker. The panic hook
-    // leaves its sentence.
-    const panicked = error instanceof WebAssembly.RuntimeError;
-    const fatal = panicked || error?.fatal === true || engine === null;
-    const kind = panicked ? 'panic' : error?.kind ?? 'internal';
-    const message = panicked ? self.deepdreamPanic || 'the engine failed unexpectedly' : String(error?.message ?? error);
-    post('error', { message, kind, fatal, during: event.data.type });
+    report(error, event.data.type);
   }
 };
+
+// A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead
+// device (the engine marks those fatal): the page starts a new worker. The panic hook leaves
+// its sentence.
+function report(error, during) {
+  const panicked = error instanceof WebAssembly.RuntimeError;
+  const fatal = panicked || error?.fatal === true || engine === null;
+  const kind = panicked ? 'panic' : error?.kind ?? 'internal';
+  const message = panicked ? self.deepdreamPanic || 'the engine failed unexpectedly' : String(error?.message ?? error);
+  post('error', { message, kind, fatal, during });
+}

@@ -14,8 +14,9 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
 PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
+DEEPDREAM := $(CARGO_TARGET_DIR)/release/deepdream --weights $(WEIGHTS)
 
-.PHONY: setup setup-web weights cli install uninstall wasm dist samples screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
+.PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -58,6 +59,18 @@ dist: wasm weights
 samples: cli setup-web
 	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node www/make-samples.mjs
 
+## pictures: the README's pictures of what the network sees (committed), made by the CLI from the sample photos
+PICTURES := docs/see
+pictures: cli
+	mkdir -p $(PICTURES)
+	$(DEEPDREAM) gallery $(PICTURES)/gallery --layer inception_4c/output --channels 0-31 --size 96
+	cp $(PICTURES)/gallery/sheet.png $(PICTURES)/gallery-4c.png && rm -r $(PICTURES)/gallery
+	$(DEEPDREAM) visualize $(PICTURES)/4d-139.jpg --layer inception_4d/output --channel 139 --size 256
+	$(DEEPDREAM) visualize $(PICTURES)/4c-10.jpg --layer inception_4c/output --channel 10 --size 256
+	$(DEEPDREAM) dream www/samples/cat.jpg $(PICTURES)/cat-guided.jpg --guide www/samples/coffee.jpg --layer inception_4c/output
+	$(DEEPDREAM) dream www/samples/cat.jpg $(PICTURES)/cat-classic.jpg
+	$(DEEPDREAM) dream www/samples/cat.jpg $(PICTURES)/cat-kept.jpg --keep-colors
+
 ## screenshots: the README's pictures of the page (ready, dreaming, done), taken by the page test
 screenshots: dist setup
 	DEEPDREAM_SCREENSHOTS=$(CURDIR)/docs node --test --test-name-pattern="dragged onto the page" tests/web/page.test.mjs
@@ -95,7 +108,7 @@ test-rust: setup weights
 	cargo test --release --locked --workspace
 
 ## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader), compared with the CLI
-WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs
+WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs
 test-web: dist setup
 	$(CARGO_RELEASE) --bin deepdream
 	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 $(WEB_TESTS)

@@ -381,3 +381,123 @@ fn the_installed_tool_finds_its_weights_from_any_directory() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_recipe_option_is_an_argument_with_its_default_and_range() {
+    use deepdream::dream::recipe::{Applies, OPTIONS};
+    let help = |command: &str| {
+        String::from_utf8(deepdream(&[command, "--help"]).stdout).expect("utf-8 help")
+    };
+    let (dream, visualize) = (help("dream"), help("visualize"));
+    for row in OPTIONS.iter().filter(|o| o.listed) {
+        let flag = format!("--{} ", row.key);
+        let (in_dream, in_visualize) = (dream.contains(&flag), visualize.contains(&flag));
+        assert_eq!(in_dream, row.applies != Applies::Noise, "{flag} in dream --help");
+        assert_eq!(in_visualize, row.applies != Applies::Photo, "{flag} in visualize --help");
+        assert!(
+            dream.contains(row.help) || visualize.contains(row.help),
+            "{flag}'s help"
+        );
+    }
+    assert!(dream.contains("[default: 0 for a photo, 4 from noise]"), "{dream}");
+    let photo = small_photo();
+    let (input, out) = (photo.to_str().unwrap(), "/nonexistent/out.png");
+    refuses(
+        &["dream", input, out, "--lapnorm", "9"],
+        "lapnorm = 9 is out of range: a whole number from 0 to 8",
+    );
+    refuses(&["visualize", out, "--keep-colors"], "--keep-colors");
+}
+
+#[test]
+fn visualize_gallery_and_guide_write_what_they_say() {
+    let png = |path: &Path| std::fs::read(path).unwrap();
+    let size = |bytes: &[u8]| {
+        image::load_from_memory(bytes)
+            .map(|i| (i.width(), i.height()))
+            .unwrap()
+    };
+    let vis = scratch("visualized.png");
+    let out = deepdream(&[
+        "visualize",
+        vis.to_str().unwrap(),
+        "--layer",
+        "inception_4c/output",
+        "--channel",
+        "10",
+        "--size",
+        "96",
+        "--octaves",
+        "1",
+        "--steps",
+        "3",
+        "--cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(size(&png(&vis)), (96, 96));
+    let recipe = text_chunk(&png(&vis));
+    assert!(
+        recipe.starts_with("start=noise&layer=inception_4c/output&channel=10&octaves=1&"),
+        "{recipe}"
+    );
+
+    let dir = scratch("gallery");
+    let out = deepdream(&[
+        "gallery",
+        dir.to_str().unwrap(),
+        "--layer",
+        "inception_3a/5x5_reduce",
+        "--size",
+        "32",
+        "--octaves",
+        "1",
+        "--steps",
+        "2",
+        "--batch",
+        "5",
+        "--cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("wrote 16 channels"), "{stderr}");
+    let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let mut pictures = Vec::new();
+    for channel in 0..16 {
+        let name = format!("channel-{channel:04}.png");
+        assert!(index.contains(&format!("src=\"{name}\"")), "{name} in index.html");
+        let bytes = png(&dir.join(&name));
+        assert_eq!(size(&bytes), (32, 32));
+        assert!(text_chunk(&bytes).contains(&format!("&channel={channel}&")));
+        pictures.push(bytes);
+    }
+    pictures.sort();
+    pictures.dedup();
+    assert_eq!(pictures.len(), 16, "every channel's picture is its own");
+    refuses(
+        &["gallery", dir.to_str().unwrap(), "--layer", "inception_3a/5x5_reduce", "--channels", "3-16"],
+        "--channels 3-16: give channels from 0 to 15",
+    );
+
+    let photo = small_photo();
+    let guided = scratch("guided.png");
+    let out = deepdream(&[
+        "dream",
+        photo.to_str().unwrap(),
+        guided.to_str().unwrap(),
+        "--guide",
+        photo.to_str().unwrap(),
+        "--layer",
+        "inception_3b/output",
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "--cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text_chunk(&png(&guided)).ends_with("&guide=1"));
+    refuses(
+        &["dream", photo.to_str().unwrap(), "/tmp/x.png", "--guide", "/nonexistent/guide.jpg"],
+        "cannot read /nonexistent/guide.jpg",
+    );
+}

@@ -164,7 +164,8 @@ struct VisualizeArgs {
 
 #[derive(Args)]
 struct GalleryArgs {
-    /// The folder to write channel-NNNN.png and index.html into (made if missing)
+    /// The folder to write channel-NNNN.png, index.html and sheet.png (all in one picture)
+    /// into (made if missing)
     out_dir: PathBuf,
     /// Only these channels, e.g. 0-63 or 5,9,12 [default: all of the layer's]
     #[arg(long, value_name = "LIST")]
@@ -196,7 +197,7 @@ enum Command {
         #[command(flatten)]
         engine: Engine,
     },
-    /// Median time of one gradient step at each size (224, 512 and 1024 px unless told), and of the canonical preset at 512 px
+    /// Median time of one gradient step at each size (224, 512 and 1024 px unless told), of the canonical preset at 512 px, and of a gallery batch
     Bench {
         /// Timed repetitions per size (after one warm-up)
         #[arg(long, default_value_t = 5)]
@@ -399,12 +400,12 @@ fn channel_list(text: &str, count: usize) -> Result<Vec<usize>, String> {
 /// `gallery`: every channel of a layer visualised from noise, a batch of channels per pass,
 /// written as channel-NNNN.png (each with its recipe) and an index.html contact sheet.
 fn gallery(args: &GalleryArgs) -> Result<(), String> {
-    // Thumbnails: smaller and quicker than a single visualisation, unless told otherwise.
-    let defaults = [
-        ("start", "noise".to_string()),
-        ("size", GALLERY_SIZE.to_string()),
-        ("octaves", "3".to_string()),
-    ];
+    // Thumbnails: the engine's gallery defaults (smaller and quicker than a single
+    // visualisation), under the user's values.
+    let defaults: Vec<(&'static str, String)> = dream::gallery::DEFAULTS
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
     let params = args.recipe.recipe(&defaults)?;
     let layer = match params.objective {
         dream::Objective::Layer(layer) => layer,
@@ -430,6 +431,7 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     );
     bar.set_message(format!("{layer} on {}", loaded.backend));
     let mut names = Vec::with_capacity(channels.len());
+    let mut thumbnails = Vec::with_capacity(channels.len());
     for batch in channels.chunks(args.batch as usize) {
         let mut gallery =
             Gallery::new(&loaded.model, &loaded.device, layer, batch, &params)
@@ -450,6 +452,7 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
             std::fs::write(&path, png)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             names.push((channel, name));
+            thumbnails.push(rgb);
         }
         bar.inc(batch.len() as u64);
     }
@@ -457,6 +460,10 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     let index = args.out_dir.join("index.html");
     std::fs::write(&index, contact_sheet(layer, &names, &params))
         .map_err(|e| format!("cannot write {}: {e}", index.display()))?;
+    let sheet = args.out_dir.join("sheet.png");
+    let png = image_io::encode_png(&sheet_image(&thumbnails), None, &params.to_query())
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&sheet, png).map_err(|e| format!("cannot write {}: {e}", sheet.display()))?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "deepdream: wrote {} channels of {layer} and {} in {secs:.1} s ({:.2} channels/s on {})",
@@ -468,8 +475,26 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Side of a gallery's thumbnails unless `--size` says otherwise.
-const GALLERY_SIZE: usize = 128;
+/// Every thumbnail in one picture, in channel order, rows of up to 16 with a 2 px gap: a
+/// gallery to share as one file.
+fn sheet_image(thumbnails: &[image::RgbImage]) -> image::RgbImage {
+    const GAP: u32 = 2;
+    let side = thumbnails.first().map_or(1, |t| t.width());
+    let columns = (thumbnails.len() as u32).clamp(1, 16);
+    let rows = (thumbnails.len() as u32).div_ceil(columns).max(1);
+    let cell = side + GAP;
+    let mut sheet = image::RgbImage::from_pixel(
+        columns * cell - GAP,
+        rows * cell - GAP,
+        image::Rgb([17, 17, 17]),
+    );
+    for (i, thumb) in thumbnails.iter().enumerate() {
+        let (x, y) = ((i as u32 % columns) * cell, (i as u32 / columns) * cell);
+        image::imageops::replace(&mut sheet, thumb, x as i64, y as i64);
+    }
+    sheet
+}
+
 
 /// The contact sheet: every channel's image with its number, each linking to its file.
 fn contact_sheet(layer: Blob, names: &[(usize, String)], params: &DreamParams) -> String {
@@ -677,6 +702,24 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
         "canonical preset (4 octaves x 10 steps)\t512x512\t{:.1}\t{preset_runs}",
         median.as_secs_f64() * 1e3
     );
+    // The gallery's default thumbnails: one batch of 8 channels, as the page renders them.
+    let layer = Blob::CANONICAL;
+    let params = dream::gallery::recipe(&layer.name(), "").map_err(|e| e.to_string())?;
+    let channels: Vec<usize> = (0..8).collect();
+    let median = time(preset_runs, || {
+        let mut gallery = Gallery::new(&model, &device, layer, &channels, &params)
+            .map_err(|e| e.to_string())?;
+        while gallery.step().map_err(|e| e.to_string())? {}
+        pollster::block_on(image_io::from_tensor(gallery.images().narrow(0, 0, 1)))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
+    println!(
+        "gallery batch (8 channels of {layer}, {0}x{0}, {1:.2} thumbnails/s)\t{0}x{0}\t{2:.1}\t{preset_runs}",
+        params.size,
+        channels.len() as f64 / median.as_secs_f64(),
+        median.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
@@ -737,11 +780,15 @@ fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints every layer; stops quietly when the reader goes away (`deepdream layers | head`).
 fn layers() {
-    println!("layer\tchannels\tmin_input_px");
-    for blob in Blob::all() {
-        println!("{blob}\t{}\t{}", blob.channels(), blob.min_input());
-    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "layer\tchannels\tmin_input_px").and_then(|()| {
+        Blob::all().into_iter().try_for_each(|blob| {
+            writeln!(out, "{blob}\t{}\t{}", blob.channels(), blob.min_input())
+        })
+    });
 }
 
 fn run(cli: Cli) -> Result<(), String> {

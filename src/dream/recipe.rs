@@ -305,7 +305,12 @@ pub const OPTIONS: &[RecipeOption] = &[
         kind: Kind::Whole { min: 16, max: 4096 },
         applies: Applies::Noise,
         listed: true,
-        get: |p| (p.start == Start::Noise).then(|| p.size.to_string()),
+        // Written for a dream from noise, and kept in a photo's recipe when not the default,
+        // so a link can carry it to a later "Start from noise".
+        get: |p| {
+            (p.start == Start::Noise || p.size != DreamParams::default().size)
+                .then(|| p.size.to_string())
+        },
         set: |d, v| {
             d.params.size = parsed(v);
             Ok(())
@@ -580,7 +585,7 @@ mod tests {
         let guide = !noise && matches!(objective, Objective::Layer(_)) && pick(2) == 0;
         DreamParams {
             start: if noise { Start::Noise } else { Start::Photo },
-            size: if noise { objective.deepest().min_input().max(16) + pick(300) } else { 320 },
+            size: objective.deepest().min_input().max(16) + pick(300),
             lapnorm: pick(9),
             keep_colors: !noise && pick(2) == 0,
             guide,

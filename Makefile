@@ -14,7 +14,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
 PORT ?= 8080
 WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
-DEEPDREAM := $(CARGO_TARGET_DIR)/release/deepdream --weights $(WEIGHTS)
+DEEPDREAM := DEEPDREAM_WEIGHTS=$(WEIGHTS) $(CARGO_TARGET_DIR)/release/deepdream
 
 .PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
 

@@ -213,7 +213,8 @@ impl Session {
             return Err(Error::Invalid {
                 name: "keep-colors",
                 value: "1".into(),
-                allowed: "0 for a dream from noise: there is no photo to keep the colours of".into(),
+                allowed: "0 for a dream from noise: there is no photo to keep the colours of"
+                    .into(),
             });
         }
         Ok(Session {

@@ -121,9 +121,13 @@ pub fn recipe_options() -> Vec<JsValue> {
         .iter()
         .map(|o| {
             let (kind, min, max, above, choices) = match o.kind {
-                Kind::Whole { min, max } => {
-                    ("whole", min as f64, max as f64, JsValue::NULL, JsValue::NULL)
-                }
+                Kind::Whole { min, max } => (
+                    "whole",
+                    min as f64,
+                    max as f64,
+                    JsValue::NULL,
+                    JsValue::NULL,
+                ),
                 Kind::Real { above, max } => (
                     "real",
                     f64::NAN,
@@ -136,7 +140,11 @@ pub fn recipe_options() -> Vec<JsValue> {
                     f64::NAN,
                     f64::NAN,
                     JsValue::NULL,
-                    words.iter().map(|w| JsValue::from_str(w)).collect::<js_sys::Array>().into(),
+                    words
+                        .iter()
+                        .map(|w| JsValue::from_str(w))
+                        .collect::<js_sys::Array>()
+                        .into(),
                 ),
                 Kind::Switch => ("switch", 0.0, 1.0, JsValue::NULL, JsValue::NULL),
                 Kind::Layers => ("layers", f64::NAN, f64::NAN, JsValue::NULL, JsValue::NULL),

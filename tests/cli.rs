@@ -392,14 +392,25 @@ fn every_recipe_option_is_an_argument_with_its_default_and_range() {
     for row in OPTIONS.iter().filter(|o| o.listed) {
         let flag = format!("--{} ", row.key);
         let (in_dream, in_visualize) = (dream.contains(&flag), visualize.contains(&flag));
-        assert_eq!(in_dream, row.applies != Applies::Noise, "{flag} in dream --help");
-        assert_eq!(in_visualize, row.applies != Applies::Photo, "{flag} in visualize --help");
+        assert_eq!(
+            in_dream,
+            row.applies != Applies::Noise,
+            "{flag} in dream --help"
+        );
+        assert_eq!(
+            in_visualize,
+            row.applies != Applies::Photo,
+            "{flag} in visualize --help"
+        );
         assert!(
             dream.contains(row.help) || visualize.contains(row.help),
             "{flag}'s help"
         );
     }
-    assert!(dream.contains("[default: 0 for a photo, 4 from noise]"), "{dream}");
+    assert!(
+        dream.contains("[default: 0 for a photo, 4 from noise]"),
+        "{dream}"
+    );
     let photo = small_photo();
     let (input, out) = (photo.to_str().unwrap(), "/nonexistent/out.png");
     refuses(
@@ -433,7 +444,11 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "3",
         "--cpu",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(size(&png(&vis)), (96, 96));
     let recipe = text_chunk(&png(&vis));
     assert!(
@@ -464,7 +479,10 @@ fn visualize_gallery_and_guide_write_what_they_say() {
     let mut pictures = Vec::new();
     for channel in 0..16 {
         let name = format!("channel-{channel:04}.png");
-        assert!(index.contains(&format!("src=\"{name}\"")), "{name} in index.html");
+        assert!(
+            index.contains(&format!("src=\"{name}\"")),
+            "{name} in index.html"
+        );
         let bytes = png(&dir.join(&name));
         assert_eq!(size(&bytes), (32, 32));
         assert!(text_chunk(&bytes).contains(&format!("&channel={channel}&")));
@@ -474,7 +492,14 @@ fn visualize_gallery_and_guide_write_what_they_say() {
     pictures.dedup();
     assert_eq!(pictures.len(), 16, "every channel's picture is its own");
     refuses(
-        &["gallery", dir.to_str().unwrap(), "--layer", "inception_3a/5x5_reduce", "--channels", "3-16"],
+        &[
+            "gallery",
+            dir.to_str().unwrap(),
+            "--layer",
+            "inception_3a/5x5_reduce",
+            "--channels",
+            "3-16",
+        ],
         "--channels 3-16: give channels from 0 to 15",
     );
 
@@ -494,10 +519,20 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "1",
         "--cpu",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text_chunk(&png(&guided)).ends_with("&guide=1"));
     refuses(
-        &["dream", photo.to_str().unwrap(), "/tmp/x.png", "--guide", "/nonexistent/guide.jpg"],
+        &[
+            "dream",
+            photo.to_str().unwrap(),
+            "/tmp/x.png",
+            "--guide",
+            "/nonexistent/guide.jpg",
+        ],
         "cannot read /nonexistent/guide.jpg",
     );
 }

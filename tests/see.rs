@@ -86,7 +86,11 @@ fn a_channel_dreamed_from_noise_is_what_excites_that_channel() {
             before[c],
             after[c]
         );
-        assert!(after[c] > others, "{layer} channel {channel}: {} vs {others}", after[c]);
+        assert!(
+            after[c] > others,
+            "{layer} channel {channel}: {} vs {others}",
+            after[c]
+        );
     }
 }
 
@@ -128,11 +132,9 @@ fn laplacian_normalisation_dreams_shapes_not_pixel_noise() {
 fn a_gallery_batch_renders_each_channel_as_if_alone() {
     let (model, device) = cpu();
     let layer: Blob = "inception_3b/output".parse().unwrap();
-    let params = deepdream::dream::gallery::recipe(
-        "inception_3b/output",
-        "size=48&octaves=2&steps=3",
-    )
-    .unwrap();
+    let params =
+        deepdream::dream::gallery::recipe("inception_3b/output", "size=48&octaves=2&steps=3")
+            .unwrap();
     let render = |channels: &[usize]| {
         let mut g = Gallery::new(&model, &device, layer, channels, &params).unwrap();
         while g.step().unwrap() {}
@@ -227,7 +229,9 @@ fn a_guided_dream_moves_towards_the_guide() {
     let before = guide_similarity(&model, &device, &photo, &guide, blob);
     let plain = guide_similarity(&model, &device, &run(false), &guide, blob);
     let guided = guide_similarity(&model, &device, &run(true), &guide, blob);
-    eprintln!("similarity to the guide: photo {before:.4}, plain dream {plain:.4}, guided {guided:.4}");
+    eprintln!(
+        "similarity to the guide: photo {before:.4}, plain dream {plain:.4}, guided {guided:.4}"
+    );
     assert!(
         guided - before > 2.0 * (plain - before).max(0.0) && guided > before + 0.02,
         "photo {before}, plain {plain}, guided {guided}"
@@ -242,12 +246,22 @@ fn a_guide_and_its_recipe_go_together() {
         alpha: None,
     };
     let begin = |pairs: &[(&str, &str)], guide: Option<Photo>| {
-        Session::begin(&model, &device, &Limits::PORTABLE, photo(), recipe(pairs), guide)
-            .err()
-            .map(|e| e.to_string())
+        Session::begin(
+            &model,
+            &device,
+            &Limits::PORTABLE,
+            photo(),
+            recipe(pairs),
+            guide,
+        )
+        .err()
+        .map(|e| e.to_string())
     };
     let err = begin(&[("guide", "1")], None).unwrap();
-    assert!(err.contains("guide = 1") && err.contains("--guide IMAGE"), "{err}");
+    assert!(
+        err.contains("guide = 1") && err.contains("--guide IMAGE"),
+        "{err}"
+    );
     let err = begin(&[], Some(photo())).unwrap();
     assert!(err.contains("guide = 0"), "{err}");
     let err = DreamParams::from_pairs([("guide", "1"), ("channel", "3")])
@@ -307,25 +321,45 @@ fn kept_colours_keep_the_photo_s_chroma_and_dream_its_brightness() {
         mean_luma_change(&free)
     );
     assert!(worst_chroma(&kept) <= 2.0, "{}", worst_chroma(&kept));
-    assert!(worst_chroma(&free) > 10.0, "the dream itself changes colours");
+    assert!(
+        worst_chroma(&free) > 10.0,
+        "the dream itself changes colours"
+    );
     assert!(mean_luma_change(&kept) > 3.0, "{}", mean_luma_change(&kept));
 }
 
 #[test]
 fn the_recipe_of_a_visualisation_reads_back_and_refuses_what_does_not_fit() {
-    let p = recipe(&[("start", "noise"), ("layer", "inception_4d/output"), ("channel", "3")]);
+    let p = recipe(&[
+        ("start", "noise"),
+        ("layer", "inception_4d/output"),
+        ("channel", "3"),
+    ]);
     let query = p.to_query();
-    assert!(query.starts_with("start=noise&layer=inception_4d/output&channel=3&"), "{query}");
+    assert!(
+        query.starts_with("start=noise&layer=inception_4d/output&channel=3&"),
+        "{query}"
+    );
     assert!(query.contains("&size=320&lapnorm=4"), "{query}");
     assert_eq!(DreamParams::from_query(&query).unwrap(), p);
     assert!(matches!(p.objective, Objective::Channel { channel: 3, .. }));
     let err = DreamParams::from_pairs([("start", "noise"), ("keep-colors", "1")])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("keep-colors") && err.contains("no photo"), "{err}");
-    let err = DreamParams::from_pairs([("lapnorm", "9")]).unwrap_err().to_string();
-    assert!(err.contains("lapnorm = 9 is out of range: a whole number from 0 to 8"), "{err}");
-    let err = DreamParams::from_pairs([("start", "dream")]).unwrap_err().to_string();
+    assert!(
+        err.contains("keep-colors") && err.contains("no photo"),
+        "{err}"
+    );
+    let err = DreamParams::from_pairs([("lapnorm", "9")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("lapnorm = 9 is out of range: a whole number from 0 to 8"),
+        "{err}"
+    );
+    let err = DreamParams::from_pairs([("start", "dream")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("one of photo, noise"), "{err}");
     // A photo's recipe leaves what is off out, so old links and PNGs read as before.
     assert!(!DreamParams::default().to_query().contains("start="));

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use deepdream::device::{self, Limits};
-use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
 use deepdream::dream::gallery::Gallery;
+use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
 use deepdream::dream::{self, Dream, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
 use deepdream::model::{Blob, GoogLeNet, Labels};
@@ -58,7 +58,11 @@ struct RecipeArgs<const NOISE: bool> {
 
 impl<const NOISE: bool> RecipeArgs<NOISE> {
     fn rows() -> impl Iterator<Item = &'static RecipeOption> {
-        let wanted = if NOISE { Applies::Noise } else { Applies::Photo };
+        let wanted = if NOISE {
+            Applies::Noise
+        } else {
+            Applies::Photo
+        };
         OPTIONS
             .iter()
             .filter(move |o| o.listed && (o.applies == Applies::Always || o.applies == wanted))
@@ -67,8 +71,13 @@ impl<const NOISE: bool> RecipeArgs<NOISE> {
     /// The recipe, with `extra` pairs first (a subcommand's own defaults, which the user's
     /// values then override).
     fn recipe(&self, extra: &[(&'static str, String)]) -> Result<DreamParams, String> {
-        DreamParams::from_pairs(extra.iter().chain(&self.pairs).map(|(k, v)| (*k, v.as_str())))
-            .map_err(|e| e.to_string())
+        DreamParams::from_pairs(
+            extra
+                .iter()
+                .chain(&self.pairs)
+                .map(|(k, v)| (*k, v.as_str())),
+        )
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -433,9 +442,8 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     let mut names = Vec::with_capacity(channels.len());
     let mut thumbnails = Vec::with_capacity(channels.len());
     for batch in channels.chunks(args.batch as usize) {
-        let mut gallery =
-            Gallery::new(&loaded.model, &loaded.device, layer, batch, &params)
-                .map_err(|e| e.to_string())?;
+        let mut gallery = Gallery::new(&loaded.model, &loaded.device, layer, batch, &params)
+            .map_err(|e| e.to_string())?;
         while gallery.step().map_err(|e| e.to_string())? {}
         let images = gallery.images();
         for (k, (&channel, objective)) in batch.iter().zip(gallery.objectives()).enumerate() {
@@ -494,7 +502,6 @@ fn sheet_image(thumbnails: &[image::RgbImage]) -> image::RgbImage {
     }
     sheet
 }
-
 
 /// The contact sheet: every channel's image with its number, each linking to its file.
 fn contact_sheet(layer: Blob, names: &[(usize, String)], params: &DreamParams) -> String {
@@ -707,8 +714,8 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
     let params = dream::gallery::recipe(&layer.name(), "").map_err(|e| e.to_string())?;
     let channels: Vec<usize> = (0..8).collect();
     let median = time(preset_runs, || {
-        let mut gallery = Gallery::new(&model, &device, layer, &channels, &params)
-            .map_err(|e| e.to_string())?;
+        let mut gallery =
+            Gallery::new(&model, &device, layer, &channels, &params).map_err(|e| e.to_string())?;
         while gallery.step().map_err(|e| e.to_string())? {}
         pollster::block_on(image_io::from_tensor(gallery.images().narrow(0, 0, 1)))
             .map_err(|e| e.to_string())?;
@@ -785,9 +792,9 @@ fn layers() {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "layer\tchannels\tmin_input_px").and_then(|()| {
-        Blob::all().into_iter().try_for_each(|blob| {
-            writeln!(out, "{blob}\t{}\t{}", blob.channels(), blob.min_input())
-        })
+        Blob::all()
+            .into_iter()
+            .try_for_each(|blob| writeln!(out, "{blob}\t{}\t{}", blob.channels(), blob.min_input()))
     });
 }
 

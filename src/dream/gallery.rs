@@ -93,7 +93,11 @@ impl Gallery {
                 (at, channel)
             })
             .collect();
-        let deepest = blobs.iter().copied().max_by_key(|b| b.order()).expect("one");
+        let deepest = blobs
+            .iter()
+            .copied()
+            .max_by_key(|b| b.order())
+            .expect("one");
         let mut sizes = octaves::sizes(
             [params.size, params.size],
             params.octaves,
@@ -142,8 +146,10 @@ impl Gallery {
         }
         let p = &self.params;
         let shift = [
-            self.rng.symmetric(p.jitter.min(self.sizes[self.octave][0] / 2)),
-            self.rng.symmetric(p.jitter.min(self.sizes[self.octave][1] / 2)),
+            self.rng
+                .symmetric(p.jitter.min(self.sizes[self.octave][0] / 2)),
+            self.rng
+                .symmetric(p.jitter.min(self.sizes[self.octave][1] / 2)),
         ];
         let input = self
             .image
@@ -237,7 +243,8 @@ pub fn recipe(layer: &str, query: &str) -> Result<DreamParams, Error> {
         return Err(Error::Invalid {
             name: "layer",
             value: layer.into(),
-            allowed: "one layer, with no channel and no guide: a gallery shows every channel".into(),
+            allowed: "one layer, with no channel and no guide: a gallery shows every channel"
+                .into(),
         });
     }
     Ok(params)

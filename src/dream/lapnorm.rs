@@ -91,7 +91,9 @@ mod tests {
     fn splitting_and_merging_without_normalising_gives_the_input_back() {
         let device = Device::flex();
         for [h, w] in [[16usize, 16], [17, 23]] {
-            let data: Vec<f32> = (0..3 * h * w).map(|i| ((i * 37 % 101) as f32) - 50.0).collect();
+            let data: Vec<f32> = (0..3 * h * w)
+                .map(|i| ((i * 37 % 101) as f32) - 50.0)
+                .collect();
             let x = Tensor::<4>::from_data(TensorData::new(data.clone(), [1, 3, h, w]), &device);
             let lo = down(x.clone());
             assert_eq!(lo.dims(), [1, 3, h.div_ceil(2), w.div_ceil(2)]);
@@ -120,8 +122,17 @@ mod tests {
         let out = values(normalize(g, 4));
         // The ramp is what survives averaging each pair of columns (the checkerboard cancels).
         let pair_mean = |v: &[f32], y: usize, x: usize| (v[y * w + x] + v[y * w + x + 1]) / 2.0;
-        let slope: f32 = (0..h).map(|y| pair_mean(&out, y, w - 2) - pair_mean(&out, y, 0)).sum::<f32>() / h as f32;
-        let checker: f32 = (0..h).map(|y| (out[y * w + 8] - out[y * w + 9]).abs() / 2.0).sum::<f32>() / h as f32;
-        assert!(checker > 0.0 && slope.abs() > 0.05 * checker, "slope {slope}, checker {checker}");
+        let slope: f32 = (0..h)
+            .map(|y| pair_mean(&out, y, w - 2) - pair_mean(&out, y, 0))
+            .sum::<f32>()
+            / h as f32;
+        let checker: f32 = (0..h)
+            .map(|y| (out[y * w + 8] - out[y * w + 9]).abs() / 2.0)
+            .sum::<f32>()
+            / h as f32;
+        assert!(
+            checker > 0.0 && slope.abs() > 0.05 * checker,
+            "slope {slope}, checker {checker}"
+        );
     }
 }

@@ -58,7 +58,9 @@ impl Objective {
         };
         let mut acts = acts.into_iter();
         match (self, guide) {
-            (Objective::Layer(_), Some(guide)) => guide.matched(acts.next().expect("one blob"), share),
+            (Objective::Layer(_), Some(guide)) => {
+                guide.matched(acts.next().expect("one blob"), share)
+            }
             (Objective::Layer(_), None) => mean_sq(acts.next().expect("one blob")),
             (Objective::Layers(layers), _) => acts
                 .zip(layers)

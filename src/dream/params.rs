@@ -131,18 +131,17 @@ impl DreamParams {
             ));
         }
         if self.start == Start::Noise {
-            self.check_size(self.size, self.size)
-                .map_err(|_| {
-                    invalid(
-                        "size",
-                        self.size,
-                        format!(
-                            "a side of at least {} px for layer {}",
-                            self.objective.deepest().min_input(),
-                            self.objective.deepest()
-                        ),
-                    )
-                })?;
+            self.check_size(self.size, self.size).map_err(|_| {
+                invalid(
+                    "size",
+                    self.size,
+                    format!(
+                        "a side of at least {} px for layer {}",
+                        self.objective.deepest().min_input(),
+                        self.objective.deepest()
+                    ),
+                )
+            })?;
             if self.keep_colors {
                 return Err(invalid(
                     "keep-colors",

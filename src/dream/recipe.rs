@@ -126,7 +126,11 @@ struct Draft {
 }
 
 fn parsed<T: FromStr>(value: &str) -> T {
-    value.trim().parse().ok().expect("checked by the row's kind")
+    value
+        .trim()
+        .parse()
+        .ok()
+        .expect("checked by the row's kind")
 }
 
 /// Every option, in the order URLs and PNGs write them.
@@ -141,7 +145,11 @@ pub const OPTIONS: &[RecipeOption] = &[
         listed: false,
         get: |p| (p.start == Start::Noise).then(|| "noise".into()),
         set: |d, v| {
-            d.params.start = if v.trim() == "noise" { Start::Noise } else { Start::Photo };
+            d.params.start = if v.trim() == "noise" {
+                Start::Noise
+            } else {
+                Start::Photo
+            };
             Ok(())
         },
     },
@@ -204,7 +212,10 @@ pub const OPTIONS: &[RecipeOption] = &[
         label: "Octave scale",
         help: "Size ratio between octaves",
         default: "1.4",
-        kind: Kind::Real { above: 1.0, max: 4.0 },
+        kind: Kind::Real {
+            above: 1.0,
+            max: 4.0,
+        },
         applies: Applies::Always,
         listed: true,
         get: |p| Some(p.octave_scale.to_string()),
@@ -232,7 +243,10 @@ pub const OPTIONS: &[RecipeOption] = &[
         label: "Step size",
         help: "Step size, in mean absolute gradients",
         default: "1.5",
-        kind: Kind::Real { above: 0.0, max: 100.0 },
+        kind: Kind::Real {
+            above: 0.0,
+            max: 100.0,
+        },
         applies: Applies::Always,
         listed: true,
         get: |p| Some(p.step_size.to_string()),
@@ -274,7 +288,10 @@ pub const OPTIONS: &[RecipeOption] = &[
         label: "Seed",
         help: "Random seed: the same seed gives the same dream",
         default: "0",
-        kind: Kind::Whole { min: 0, max: u64::MAX },
+        kind: Kind::Whole {
+            min: 0,
+            max: u64::MAX,
+        },
         applies: Applies::Always,
         listed: true,
         get: |p| Some(p.seed.to_string()),
@@ -288,7 +305,10 @@ pub const OPTIONS: &[RecipeOption] = &[
         label: "Maximum size (px)",
         help: "Longest side to dream at; bigger photos are scaled down",
         default: "4096",
-        kind: Kind::Whole { min: 16, max: 16384 },
+        kind: Kind::Whole {
+            min: 16,
+            max: 16384,
+        },
         applies: Applies::Photo,
         listed: true,
         get: |p| Some(p.max_size.to_string()),
@@ -325,7 +345,11 @@ pub const OPTIONS: &[RecipeOption] = &[
         applies: Applies::Always,
         listed: true,
         get: |p| {
-            let default = if p.start == Start::Noise { NOISE_LAPNORM } else { 0 };
+            let default = if p.start == Start::Noise {
+                NOISE_LAPNORM
+            } else {
+                0
+            };
             (p.lapnorm != default || p.start == Start::Noise).then(|| p.lapnorm.to_string())
         },
         set: |d, v| {
@@ -652,7 +676,10 @@ mod tests {
         // Every option's refusal names its range, whether the value did not parse or was out
         // of it.
         let numeric = OPTIONS.iter().filter(|o| {
-            matches!(o.kind, Kind::Whole { .. } | Kind::Real { .. } | Kind::Channel)
+            matches!(
+                o.kind,
+                Kind::Whole { .. } | Kind::Real { .. } | Kind::Channel
+            )
         });
         for key in numeric.map(|o| o.key) {
             for value in ["x", "-1", "1e99", "99999999999999999999999"] {

@@ -377,7 +377,7 @@ test('the first minute on a phone, by keyboard alone: a drop zone, a sample drea
   assert.ok(shown[0] <= 390 && shown[1] === 451, `${shown}`);
 
   // Tab on to the PNG download and take it with Enter.
-  for (let i = 0; i < 10 && await page.evaluate(() => document.activeElement?.id) !== 'download'; i++) {
+  for (let i = 0; i < 20 && await page.evaluate(() => document.activeElement?.id) !== 'download'; i++) {
     await page.keyboard.press('Tab');
   }
   const [file] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);

@@ -227,6 +227,53 @@ pub fn keep_colours(dream: &RgbImage, photo: &RgbImage) -> RgbImage {
     })
 }
 
+/// `files` (name, bytes) as a ZIP archive, stored without compression (PNGs are compressed
+/// already): the page's frames when the browser cannot encode video.
+pub fn zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    for (name, data) in files {
+        let (crc, size, offset) = (crc32fast::hash(data), data.len() as u32, out.len() as u32);
+        // Local header: signature, version 2.0, no flags, stored, no date, crc, sizes, name.
+        le32(&mut out, 0x0403_4b50);
+        for x in [20, 0, 0, 0, 0x21] {
+            le16(&mut out, x);
+        }
+        for x in [crc, size, size] {
+            le32(&mut out, x);
+        }
+        le16(&mut out, name.len() as u16);
+        le16(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        le32(&mut central, 0x0201_4b50);
+        for x in [20, 20, 0, 0, 0, 0x21] {
+            le16(&mut central, x);
+        }
+        for x in [crc, size, size] {
+            le32(&mut central, x);
+        }
+        for x in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut central, x);
+        }
+        le32(&mut central, 0);
+        le32(&mut central, offset);
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (start, len) = (out.len() as u32, central.len() as u32);
+    out.extend_from_slice(&central);
+    le32(&mut out, 0x0605_4b50);
+    for x in [0, 0, files.len() as u16, files.len() as u16] {
+        le16(&mut out, x);
+    }
+    le32(&mut out, len);
+    le32(&mut out, start);
+    le16(&mut out, 0);
+    out
+}
+
 /// Output formats, chosen by the output file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {

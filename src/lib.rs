@@ -2,6 +2,7 @@
 //! the browser, Vulkan/Metal/DX12 natively, or the pure-Rust `flex` CPU backend — behind two thin
 //! faces, the `deepdream` command line and the web page's wasm module.
 
+pub mod animation;
 pub mod classify;
 pub mod device;
 pub mod dream;

@@ -105,10 +105,36 @@ impl Session {
         }
         let (Photo { rgb, alpha }, note) =
             image_io::fit(photo, params.max_size, limits.max_pixels());
+        // A video's frames have even sides (H.264 needs them): one column or row less at most.
+        let (rgb, alpha) = if params.frames > 0 {
+            let (w, h) = rgb.dimensions();
+            let (ew, eh) = ((w & !1).max(2), (h & !1).max(2));
+            let crop = |i: &RgbImage| image::imageops::crop_imm(i, 0, 0, ew, eh).to_image();
+            let alpha = alpha.map(|a| image::imageops::crop_imm(&a, 0, 0, ew, eh).to_image());
+            (crop(&rgb), alpha)
+        } else {
+            (rgb, alpha)
+        };
+        let guide = guide_for(model, device, &params, guide)?;
+        let mut session = Self::from_rgb(model, device, limits, rgb, params, guide)?;
+        session.alpha = alpha;
+        session.note = note;
+        Ok(session)
+    }
+
+    /// A dream of `rgb`, already fitted, with the guide's features already read: how an
+    /// animation starts each frame after the first.
+    pub(crate) fn from_rgb(
+        model: &GoogLeNet,
+        device: &Device,
+        limits: &Limits,
+        rgb: RgbImage,
+        params: DreamParams,
+        guide: Option<Guide>,
+    ) -> Result<Session, Error> {
         let size = rgb.dimensions();
         // Dream::new checks the recipe and this size against it.
         let image = image_io::to_tensor(&rgb, device);
-        let guide = guide_for(model, device, &params, guide)?;
         let mut dream = Dream::new(model, image, params.clone(), limits)?;
         if let Some(guide) = &guide {
             dream = dream.guided(guide.clone());
@@ -117,11 +143,16 @@ impl Session {
             dream,
             photo: Some(rgb),
             params,
-            alpha,
+            alpha: None,
             guide,
             size,
-            note,
+            note: None,
         })
+    }
+
+    /// The guide's features, when the dream has a guide.
+    pub(crate) fn guide(&self) -> Option<&Guide> {
+        self.guide.as_ref()
     }
 
     /// Everything a face hands over, in one call: starts from `photo`'s bytes, or from noise
@@ -161,7 +192,12 @@ impl Session {
             ..params
         };
         params.validate()?;
-        let side = params.size;
+        // A video's frames have even sides (H.264 needs them).
+        let side = if params.frames > 0 {
+            params.size & !1
+        } else {
+            params.size
+        };
         let image = dream::noise([side, side], params.seed, device);
         let guide = guide_for(model, device, &params, guide)?;
         let mut dream = Dream::new(model, image, params.clone(), limits)?;
@@ -254,6 +290,12 @@ impl Session {
     /// colours kept when the recipe says so). Cheap, for previews.
     pub fn preview(&self) -> impl Future<Output = Result<RgbImage, Error>> + use<> {
         self.read_back(self.dream.preview())
+    }
+
+    /// The result so far at full size, as the downloads show it (colours kept when asked),
+    /// read back from the device.
+    pub fn rgb(&self) -> impl Future<Output = Result<RgbImage, Error>> + use<> {
+        self.read_back(self.dream.result())
     }
 
     /// Reads `image` back and keeps the photo's colours in it when the recipe says so.

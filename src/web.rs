@@ -10,6 +10,7 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::ImageData;
 
 use crate::Error;
+use crate::animation::Animation;
 use crate::device::{self, Limits};
 use crate::dream::gallery::{self, Gallery};
 use crate::dream::recipe::{Applies, Kind, OPTIONS};
@@ -64,7 +65,13 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     obj.into()
 }
 
-fn progress(p: Progress) -> JsValue {
+fn image_data(rgb: image::RgbImage) -> Result<JsValue, JsValue> {
+    let (w, h) = rgb.dimensions();
+    let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map(JsValue::from)
+}
+
+fn progress_object(p: Progress) -> JsValue {
     object(&[
         ("octave", p.octave.into()),
         ("octaves", p.octaves.into()),
@@ -107,6 +114,33 @@ pub fn layers() -> Vec<String> {
         .collect()
 }
 
+/// Files packed into a ZIP (stored: PNGs are compressed already), for an animation's frames
+/// where the browser cannot encode video.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Zip {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+#[wasm_bindgen]
+impl Zip {
+    /// An empty archive.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Zip {
+        Zip::default()
+    }
+
+    /// Adds a file.
+    pub fn add(&mut self, name: String, bytes: Vec<u8>) {
+        self.files.push((name, bytes));
+    }
+
+    /// The archive's bytes.
+    pub fn finish(&self) -> Vec<u8> {
+        crate::image_io::zip(&self.files)
+    }
+}
+
 /// How many channels layer `name` has.
 #[wasm_bindgen(js_name = layerChannels)]
 pub fn layer_channels(name: &str) -> Result<usize, JsValue> {
@@ -128,6 +162,9 @@ pub fn recipe_options() -> Vec<JsValue> {
                     JsValue::NULL,
                     JsValue::NULL,
                 ),
+                Kind::Number { min, max } => {
+                    ("real", min as f64, max as f64, JsValue::NULL, JsValue::NULL)
+                }
                 Kind::Real { above, max } => (
                     "real",
                     f64::NAN,
@@ -155,6 +192,7 @@ pub fn recipe_options() -> Vec<JsValue> {
                 Applies::Always => "always",
                 Applies::Photo => "photo",
                 Applies::Noise => "noise",
+                Applies::Motion => "motion",
             };
             object(&[
                 ("key", o.key.into()),
@@ -181,6 +219,22 @@ pub fn gallery_recipe(layer: &str, query: &str) -> Result<String, JsValue> {
     Ok(gallery::recipe(layer, query)?.to_query())
 }
 
+/// What the engine is dreaming: a still picture, or an animation frame by frame.
+enum Job {
+    Still(Session),
+    Motion(Box<Animation>),
+}
+
+impl Job {
+    /// The dream of the picture, or of the animation's current frame.
+    fn session(&self) -> &Session {
+        match self {
+            Job::Still(session) => session,
+            Job::Motion(animation) => animation.session(),
+        }
+    }
+}
+
 /// GoogLeNet on one device, and the dream in progress on it.
 #[wasm_bindgen]
 pub struct Engine {
@@ -188,7 +242,7 @@ pub struct Engine {
     device: Device,
     limits: Limits,
     gpu: bool,
-    session: Option<Session>,
+    job: Option<Job>,
     /// The batch of gallery thumbnails being rendered, between dream steps.
     gallery: Option<Gallery>,
 }
@@ -211,7 +265,7 @@ impl Engine {
             device,
             limits,
             gpu,
-            session: None,
+            job: None,
             gallery: None,
         })
     }
@@ -229,9 +283,9 @@ impl Engine {
             .memory_pool_usage()
             .map_or(JsValue::NULL, |u| (u.bytes_reserved as f64).into());
         let tile = self
-            .session
+            .job
             .as_ref()
-            .map_or(JsValue::NULL, |s| s.dream().tile().into());
+            .map_or(JsValue::NULL, |j| j.session().dream().tile().into());
         object(&[
             ("maxBuffer", (self.limits.max_buffer as f64).into()),
             ("passBudget", (self.limits.pass_budget as f64).into()),
@@ -250,24 +304,43 @@ impl Engine {
         query: &str,
         guide: Option<Vec<u8>>,
     ) -> Result<JsValue, JsValue> {
-        self.session = None;
+        self.job = None;
         let params = DreamParams::from_query(query)?;
-        let session = Session::open(
-            &self.model,
-            &self.device,
-            &self.limits,
-            photo.as_deref(),
-            params,
-            guide.as_deref(),
-        )?;
+        let frames = params.frames;
+        let (photo, guide) = (photo.as_deref(), guide.as_deref());
+        let job = if frames > 0 {
+            Job::Motion(Box::new(Animation::open(
+                &self.model,
+                &self.device,
+                &self.limits,
+                photo,
+                params,
+                guide,
+            )?))
+        } else {
+            Job::Still(Session::open(
+                &self.model,
+                &self.device,
+                &self.limits,
+                photo,
+                params,
+                guide,
+            )?)
+        };
+        let session = job.session();
         let (w, h) = session.size();
+        let recipe = match &job {
+            Job::Motion(animation) => animation.recipe(),
+            Job::Still(session) => session.recipe(),
+        };
         let info = object(&[
             ("width", w.into()),
             ("height", h.into()),
             ("note", session.note().map_or(JsValue::NULL, |n| n.into())),
-            ("recipe", session.recipe().into()),
+            ("recipe", recipe.into()),
+            ("frames", frames.into()),
         ]);
-        self.session = Some(session);
+        self.job = Some(job);
         Ok(info)
     }
 
@@ -275,38 +348,77 @@ impl Engine {
     /// shows (at the next seed when it is the last dream's).
     pub fn more(&mut self, query: &str) -> Result<(), JsValue> {
         let params = DreamParams::from_query(query)?;
-        let session = self
-            .session
-            .take()
-            .ok_or_else(|| js_sys::Error::new("there is no dream to continue"))?;
-        self.session = Some(session.more(&self.model, &self.limits, params)?);
+        let session = match self.job.take() {
+            Some(Job::Still(session)) => session,
+            _ => return Err(js_sys::Error::new("there is no still dream to continue").into()),
+        };
+        self.job = Some(Job::Still(session.more(
+            &self.model,
+            &self.limits,
+            params,
+        )?));
         Ok(())
     }
 
     fn session(&self) -> Result<&Session, JsValue> {
-        self.session
+        self.job
             .as_ref()
+            .map(Job::session)
             .ok_or_else(|| js_sys::Error::new("no photo is being dreamed").into())
     }
 
-    /// Runs one step; returns the progress after it, or `null` once the dream is finished.
+    /// Runs one step; returns the progress after it, or `null` once the dream (for an
+    /// animation: the current frame) is finished.
     pub fn step(&mut self) -> Result<JsValue, JsValue> {
-        let session = self
-            .session
-            .as_mut()
-            .ok_or_else(|| js_sys::Error::new("no photo is being dreamed"))?;
-        Ok(session.step()?.map_or(JsValue::NULL, progress))
+        let progress = match self.job.as_mut() {
+            Some(Job::Still(session)) => session.step()?,
+            Some(Job::Motion(animation)) => animation.step()?,
+            None => return Err(js_sys::Error::new("no photo is being dreamed").into()),
+        };
+        Ok(progress.map_or(JsValue::NULL, progress_object))
+    }
+
+    /// For an animation, `{index, frames}`: the frame being dreamed (from 0) and how many
+    /// there are; `null` for a still picture.
+    pub fn frame(&self) -> JsValue {
+        match &self.job {
+            Some(Job::Motion(animation)) => {
+                let (index, frames) = animation.frame();
+                object(&[("index", index.into()), ("frames", frames.into())])
+            }
+            _ => JsValue::NULL,
+        }
+    }
+
+    /// The current frame (or picture) as finished, at full size with the recipe's colours, as
+    /// an `ImageData` (resolves the promise): what the video gets.
+    #[wasm_bindgen(js_name = frameImage)]
+    pub fn frame_image(&self) -> Result<Promise, JsValue> {
+        let rgb = self.session()?.rgb();
+        Ok(future_to_promise(async move { image_data(rgb.await?) }))
+    }
+
+    /// Starts an animation's next frame from the finished one (the RGBA pixels of
+    /// [`Engine::frame_image`]); `false` when every frame is done.
+    pub fn advance(&mut self, rgba: &[u8]) -> Result<bool, JsValue> {
+        let Some(Job::Motion(animation)) = self.job.as_mut() else {
+            return Err(js_sys::Error::new("no animation is being dreamed").into());
+        };
+        let (w, h) = animation.session().size();
+        if rgba.len() != (w * h * 4) as usize {
+            return Err(js_sys::Error::new("the frame's pixels are not the frame's size").into());
+        }
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| {
+            let i = ((y * w + x) * 4) as usize;
+            image::Rgb([rgba[i], rgba[i + 1], rgba[i + 2]])
+        });
+        Ok(animation.advance(&rgb)?)
     }
 
     /// The image so far at the current octave's size, as an `ImageData` (resolves the promise).
     pub fn preview(&self) -> Result<Promise, JsValue> {
         let image = self.session()?.preview();
-        Ok(future_to_promise(async move {
-            let rgb = image.await?;
-            let (w, h) = rgb.dimensions();
-            let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-            ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map(JsValue::from)
-        }))
+        Ok(future_to_promise(async move { image_data(image.await?) }))
     }
 
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe inside.

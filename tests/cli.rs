@@ -536,3 +536,138 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "cannot read /nonexistent/guide.jpg",
     );
 }
+
+/// The frames of an animation folder, decoded, in order.
+fn frames_in(dir: &Path, count: usize) -> Vec<image::RgbImage> {
+    (1..=count)
+        .map(|k| {
+            let path = dir.join(format!("frame-{k:04}.png"));
+            image::open(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .to_rgb8()
+        })
+        .collect()
+}
+
+fn mean_abs(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    mean_abs_diff(a.as_raw(), b.as_raw())
+}
+
+#[test]
+fn a_zoom_writes_frames_that_grow_out_of_each_other() {
+    use deepdream::dream::motion::zoom_rotate;
+    let cat = scratch("cat-128x96.png");
+    resized(common::crop("chelsea.png", 20, 80, 240, 320), 128, 96)
+        .save(&cat)
+        .unwrap();
+    let coffee = scratch("coffee-128x96.png");
+    resized(common::crop("coffee.png", 0, 0, 300, 400), 128, 96)
+        .save(&coffee)
+        .unwrap();
+    let zoom = |input: &Path, out: &Path, seed: &str| {
+        let run = deepdream(&[
+            "zoom",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--frames",
+            "12",
+            "--zoom",
+            "1.05",
+            "--rotate",
+            "1",
+            "--octaves",
+            "2",
+            "--steps",
+            "3",
+            "--steps-per-frame",
+            "2",
+            "--seed",
+            seed,
+            "--cpu",
+        ]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(stderr.contains("wrote 12 frames of 128×96"), "{stderr}");
+    };
+    let (a, b, other) = (scratch("zoom-a"), scratch("zoom-b"), scratch("zoom-coffee"));
+    zoom(&cat, &a, "5");
+    zoom(&cat, &b, "5");
+    zoom(&coffee, &other, "5");
+    let frames = frames_in(&a, 12);
+    assert_eq!(frames, frames_in(&b, 12), "one seed, one animation");
+    let recipe = std::fs::read_to_string(a.join("recipe.txt")).unwrap();
+    assert!(
+        recipe.contains("frames=12&zoom=1.05&rotate=1&steps-per-frame=2&fps=24"),
+        "{recipe}"
+    );
+    // Each frame is the last one zoomed and turned, dreamed a little: far closer to that than
+    // to an unrelated dream of the same size.
+    let unrelated = frames_in(&other, 12);
+    let mut worst: f64 = 0.0;
+    let mut apart = f64::MAX;
+    for k in 1..12 {
+        let moved = zoom_rotate(&frames[k - 1], 1.05, 1.0);
+        worst = worst.max(mean_abs(&frames[k], &moved));
+        apart = apart.min(mean_abs(&frames[k], &unrelated[k]));
+        assert_ne!(frames[k], frames[k - 1], "frame {k} moved");
+    }
+    eprintln!(
+        "frame to the last one zoomed: at most {worst:.2} grey levels; to an unrelated dream: at least {apart:.2}"
+    );
+    assert!(worst < apart / 3.0, "{worst} vs {apart}");
+
+    // One file: an animated GIF and an APNG of the same frames.
+    for name in ["zoom.gif", "zoom.png"] {
+        let out = scratch(name);
+        let run = deepdream(&[
+            "zoom",
+            cat.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--frames",
+            "3",
+            "--octaves",
+            "1",
+            "--steps",
+            "1",
+            "--steps-per-frame",
+            "1",
+            "--cpu",
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        let count = if name.ends_with(".gif") {
+            use image::AnimationDecoder;
+            image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+                .unwrap()
+                .into_frames()
+                .count()
+        } else {
+            let reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+                .read_info()
+                .unwrap();
+            reader
+                .info()
+                .animation_control()
+                .map_or(0, |a| a.num_frames as usize)
+        };
+        assert_eq!(count, 3, "{name}");
+    }
+    refuses(
+        &[
+            "zoom",
+            cat.to_str().unwrap(),
+            "/tmp/zoom.mp4",
+            "--frames",
+            "2",
+        ],
+        "an animation is written to a folder (no extension), a .gif or a .png",
+    );
+}
+
+fn resized(image: image::RgbImage, w: u32, h: u32) -> image::RgbImage {
+    image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle)
+}

@@ -2,6 +2,9 @@
 // It holds no image math and no DeepDream logic; the engine validates every recipe.
 import { LOOKS } from './looks.mjs';
 
+// The video module (and the muxer it carries) loads only when an animation is made.
+const videoModule = () => import('./video.mjs');
+
 const $ = (id) => document.getElementById(id);
 const VERSION = 'dev'; // `make dist` writes the site's version here
 // Public-domain photos (tests/images/README.md) that dream with one click: label, path relative
@@ -17,6 +20,10 @@ const linked = location.search.slice(1);
 let photo = null; // { bytes, name }, or { noise: true, name } for a dream from noise
 let guide = null; // the guide image's bytes, when one is chosen
 let options = []; // the engine's recipe table (its rows the page shows)
+// The animation being made: { writer (null: frames go to a ZIP instead), added (a promise
+// chain, so frames reach the encoder in order), extension }.
+let movie = null;
+let canVideo = null; // whether this browser can encode video, probed once
 let pending = false; // a photo waits for the engine and its recipe
 let recipeKnown = false; // the engine has answered the recipe since it (re)started
 let restart = false; // the user changed the recipe: dream the photo again with it
@@ -30,7 +37,7 @@ function setState(state) {
   document.body.dataset.state = state;
   const busy = state === 'dreaming' || state === 'done';
   $('stop').hidden = state !== 'dreaming';
-  $('more').hidden = state !== 'done';
+  $('more').hidden = state !== 'done' || animating(query);
   $('compare-label').hidden = !photo || photo.noise || !busy;
   $('another').hidden = !photo;
   $('status').hidden = !busy;
@@ -39,6 +46,7 @@ function setState(state) {
   if (state === 'dreaming') {
     $('download').hidden = true;
     $('download-jpeg').hidden = true;
+    $('download-video').hidden = true;
   }
 }
 
@@ -86,9 +94,10 @@ function failed(message) {
 // edit here. Each control's tooltip is the row's help and range.
 function buildForm(rows, layers) {
   options = rows;
-  const form = $('recipe');
-  form.replaceChildren();
+  $('recipe').replaceChildren();
+  $('motion').replaceChildren();
   for (const o of rows.filter((row) => row.listed)) {
+    const form = o.applies === 'motion' ? $('motion') : $('recipe');
     const label = document.createElement('label');
     label.title = `${o.help}: ${o.allowed}.`;
     label.dataset.applies = o.applies;
@@ -118,9 +127,14 @@ function buildForm(rows, layers) {
 
 const startOf = (recipe) => new URLSearchParams(recipe).get('start') || 'photo';
 
+const formInputs = () => [...$('recipe').elements, ...$('motion').elements];
+const animating = (recipe) => Number(new URLSearchParams(recipe).get('frames') || 0) > 0;
+
 function fillForm(recipe) {
   const params = new URLSearchParams(recipe);
-  for (const input of $('recipe').elements) {
+  // A still's recipe has no motion: the Animate form keeps what was typed there until Animate.
+  const inputs = animating(recipe) ? formInputs() : [...$('recipe').elements];
+  for (const input of inputs) {
     const value = params.get(input.name) ?? '';
     if (input.type === 'checkbox') {
       input.checked = value === '1';
@@ -140,12 +154,20 @@ function fillForm(recipe) {
   for (const button of $('presets').querySelectorAll('button')) {
     button.setAttribute('aria-pressed', String(params.get('layer') === button.dataset.layer && !params.get('channel')));
   }
+  // An animation's recipe opens the Animate section, and a photo dropped then animates.
+  if (animating(recipe)) $('animate').open = true;
+  $('animate-start').hidden = animating(recipe);
+  $('animate-stop').hidden = !animating(recipe);
+  // Motion's own values show what Animate will use, even before frames are asked for.
+  for (const input of $('motion').elements) {
+    if (input.value === '') input.placeholder = options.find((o) => o.key === input.name)?.default ?? '';
+  }
 }
 
 function formQuery() {
   // The options with their own controls (start, guide) keep their values; the rest are the form's.
   const params = new URLSearchParams(query);
-  for (const input of $('recipe').elements) {
+  for (const input of formInputs()) {
     const value = input.type === 'checkbox' ? (input.checked ? '1' : '') : input.value;
     if (value !== '') params.set(input.name, value);
     else params.delete(input.name);
@@ -194,6 +216,8 @@ function dream() {
     bytes: photo.noise ? null : photo.bytes.slice(0),
     guide: guide ? guide.slice(0) : null,
     query,
+    // Without a video encoder, an animation's frames come back as a ZIP of PNGs.
+    zip: animating(query) && !canVideo,
   });
 }
 
@@ -244,9 +268,27 @@ function keepPreview() {
   return true;
 }
 
-function downloadName(ext) {
+function downloadName(ext, what = 'dream') {
   const base = photo.name.replace(/\.[^.]*$/, '') || 'photo';
-  return `${base}-dream.${ext}`;
+  return `${base}-${what}.${ext}`;
+}
+
+// The animation's file: the video, or the engine's ZIP of frames where there is no encoder.
+async function movieFile(zip) {
+  const writer = await movie.added.catch((error) => {
+    noteUser(`Note: the video could not be encoded (${error.message}).`);
+    return null;
+  });
+  movie = null;
+  if (writer && writer.frames > 0) {
+    const blob = await writer.finish();
+    return { url: URL.createObjectURL(blob), extension: writer.extension };
+  }
+  if (zip) {
+    noteUser('Note: this browser cannot encode video (it has no WebCodecs VideoEncoder), so the frames come as a ZIP of PNGs.');
+    return { url: URL.createObjectURL(new Blob([zip], { type: 'application/zip' })), extension: 'zip' };
+  }
+  return null;
 }
 
 const handlers = {
@@ -289,13 +331,38 @@ const handlers = {
   },
   started({ info }) {
     started = performance.now();
+    movie = null;
     if (!info) return;
     size = `${info.width}×${info.height}`;
     // Previews come at each octave's size; the canvas is shown at the photo's size.
     dims = [info.width, info.height];
     if (info.note) noteUser(`Note: ${info.note}.`);
+    if (info.frames > 0) {
+      const fps = Number(new URLSearchParams(info.recipe).get('fps')) || 24;
+      const writer = canVideo ? videoModule().then((m) => m.videoWriter(info.width, info.height, fps)) : null;
+      movie = { writer, added: writer ?? Promise.resolve(null), frames: info.frames };
+    }
   },
-  progress({ progress: p }) {
+  frame({ image, index, frames }) {
+    // A finished frame: shown at once, and handed to the video encoder in order.
+    handlers.preview({ image });
+    movie.added = movie.added.then(async (writer) => {
+      if (writer) await writer.add(image);
+      return writer;
+    });
+    $('progress-text').textContent = `Frame ${index + 1} of ${frames} done`;
+  },
+  progress({ progress: p, frame }) {
+    if (frame) {
+      // An animation: progress over frames (the first, a whole dream, counts as one).
+      $('progress').max = frame.frames;
+      $('progress').value = frame.index + p.done / p.total;
+      const perFrame = (performance.now() - started) / 1000 / Math.max(frame.index + p.done / p.total, 1e-3);
+      const left = perFrame * (frame.frames - frame.index - p.done / p.total);
+      $('progress-text').textContent =
+        `Frame ${frame.index + 1} of ${frame.frames}, step ${p.done} of ${p.total} · ${seconds(left)} left`;
+      return;
+    }
     $('progress').max = p.total;
     $('progress').value = p.done;
     const left = ((performance.now() - started) / 1000 / p.done) * (p.total - p.done);
@@ -311,11 +378,20 @@ const handlers = {
     canvas.getContext('2d').putImageData(image, 0, 0);
     fitView();
   },
-  done({ png, jpeg, stats }) {
+  async done({ png, jpeg, stats, zip }) {
     urls.slice(1).forEach(URL.revokeObjectURL);
     const pngUrl = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
     const jpegUrl = URL.createObjectURL(new Blob([jpeg], { type: 'image/jpeg' }));
     urls = [urls[0], pngUrl, jpegUrl];
+    if (movie) {
+      // The video (or the ZIP of frames) is ready before the page says done.
+      const made = await movieFile(zip);
+      if (made) {
+        urls.push(made.url);
+        Object.assign($('download-video'), { href: made.url, download: downloadName(made.extension, 'zoom'), hidden: false });
+        $('download-video').textContent = made.extension === 'zip' ? 'Download frames (ZIP)' : 'Download video';
+      }
+    }
     Object.assign($('download'), { href: pngUrl, download: downloadName('png'), hidden: false });
     Object.assign($('download-jpeg'), { href: jpegUrl, download: downloadName('jpg'), hidden: false });
     const memory = stats.deviceMemory ? `, ${Math.round(stats.deviceMemory / 1e6)} MB of GPU memory` : '';
@@ -501,6 +577,17 @@ $('gallery-layer').onchange = galleryStart;
 $('gallery-size').onchange = galleryStart;
 
 $('recipe').addEventListener('change', () => chooseRecipe(formQuery()));
+// Animate: the motion typed in the form, with frames (48 unless typed), from the photo shown.
+$('motion').addEventListener('change', () => {
+  if (animating(query)) chooseRecipe(formQuery());
+});
+$('animate-start').onclick = () => {
+  const params = new URLSearchParams(formQuery());
+  if (!(Number(params.get('frames')) > 0)) params.set('frames', '48');
+  if (!photo) noteUser('Note: drop a photo (or start from noise) to animate it.');
+  chooseRecipe(params.toString());
+};
+$('animate-stop').onclick = () => chooseRecipe(withChanges({ frames: null }));
 $('file').addEventListener('change', (event) => {
   takeFile(event.target.files[0]);
   event.target.value = ''; // so that choosing the same file again dreams it again
@@ -575,6 +662,8 @@ async function registerServiceWorker() {
 }
 
 $('version').textContent = `Version ${VERSION}.`;
+// Whether an animation can become a video here, asked once (loading the encoder module).
+canVideo = typeof VideoEncoder !== 'undefined';
 registerServiceWorker();
 
 if (navigator.gpu) {

@@ -87,7 +87,14 @@ const looks = withImages(read('www/looks.mjs').toString());
 // .js, not .mjs: hosts serve .js as JavaScript, which a module script must be.
 const looksPath = emit('assets/looks.js', Buffer.from(looks));
 
+// mediabunny (npm), copied into the site: the page never loads code from another origin.
+const mediabunny = emit('assets/mediabunny.js', read('node_modules/mediabunny/dist/bundles/mediabunny.min.mjs'));
+const video = swap(read('www/video.mjs').toString(), "'../node_modules/mediabunny/dist/bundles/mediabunny.min.mjs'",
+  `'./${basename(mediabunny)}'`, 'video.mjs');
+const videoPath = emit('assets/video.js', Buffer.from(video));
+
 let app = withImages(read('www/app.js').toString());
+app = swap(app, "'./video.mjs'", `'./${basename(videoPath)}'`, 'app.js');
 app = swap(app, "'./looks.mjs'", `'./${basename(looksPath)}'`, 'app.js');
 app = swap(app, "'worker.js'", `'${basename(workerPath)}'`, 'app.js');
 app = swap(app, "const VERSION = 'dev';", `const VERSION = ${JSON.stringify(VERSION)};`, 'app.js');

@@ -1,6 +1,8 @@
 // The engine's thread: loads the wasm module and the weights, then runs dream steps and posts
 // previews, so the page never blocks. All DeepDream logic lives in the wasm engine.
-import init, { Engine, checkWeights, galleryRecipe, layerChannels, layers, normalizeRecipe, recipeOptions } from './pkg/deepdream.js';
+import init, {
+  Engine, Zip, checkWeights, galleryRecipe, layerChannels, layers, normalizeRecipe, recipeOptions,
+} from './pkg/deepdream.js';
 
 const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
 const PREVIEW_EVERY_MS = 250;
@@ -116,17 +118,22 @@ async function preview() {
   post('preview', { image });
 }
 
-async function result() {
+async function result(zip) {
   const png = await engine.png();
   const jpeg = await engine.jpeg();
   // What the dream used: the tile side, the device's memory pool, the wasm heap (which only grows).
   const stats = { ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength };
   console.info(`deepdream stats ${JSON.stringify(stats)}`);
-  post('done', { png, jpeg, stats }, [png.buffer, jpeg.buffer]);
+  const archive = zip ? zip.finish() : null;
+  zip?.free();
+  const transfer = [png.buffer, jpeg.buffer, ...(archive ? [archive.buffer] : [])];
+  post('done', { png, jpeg, stats, zip: archive }, transfer);
 }
 
-// Steps until the dream ends or Stop arrives; previews a few times a second.
-async function run() {
+// Steps until the dream ends or Stop arrives; previews a few times a second. An animation's
+// finished frames go to the page whole (and, with `zip`, into the ZIP of PNGs), then the next
+// frame starts from each one.
+async function run(zip = null) {
   running = true;
   stopRequested = false;
   let last = 0;
@@ -135,16 +142,26 @@ async function run() {
       await tick(); // lets a Stop message in
       if (stopRequested) break;
       const progress = engine.step();
-      if (progress === null) break;
+      const frame = engine.frame();
+      if (progress === null) {
+        if (!frame) break;
+        const image = await engine.frameImage();
+        if (zip) zip.add(`frame-${String(frame.index + 1).padStart(4, '0')}.png`, await engine.png());
+        post('frame', { image, index: frame.index, frames: frame.frames });
+        // Memory per frame, for the animation's tests (flat over a long animation).
+        console.info(`deepdream frame ${frame.index + 1} ${JSON.stringify({ ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength })}`);
+        if (!engine.advance(new Uint8Array(image.data.buffer))) break;
+        continue;
+      }
       const now = performance.now();
       if (now - last >= PREVIEW_EVERY_MS || progress.done === progress.total) {
         await preview();
         last = performance.now();
       }
-      post('progress', { progress });
+      post('progress', { progress, frame });
     }
     await preview();
-    await result();
+    await result(zip);
   } finally {
     running = false;
   }
@@ -221,7 +238,7 @@ async function handle(message) {
       const guide = message.guide ? new Uint8Array(message.guide) : undefined;
       const info = engine.begin(bytes, message.query, guide);
       post('started', { info });
-      return run();
+      return run(message.zip && info.frames > 0 ? new Zip() : null);
     }
     case 'more':
       engine.more(message.query);

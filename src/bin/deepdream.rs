@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use deepdream::animation::Animation;
 use deepdream::device::{self, Limits};
 use deepdream::dream::gallery::Gallery;
 use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
@@ -49,23 +50,27 @@ struct Engine {
 
 /// The recipe's options as `--key VALUE` arguments, one per row of the engine's table
 /// (`deepdream::dream::recipe::OPTIONS`): the help, defaults and ranges are the table's, and the
-/// values go to the engine as text, checked there like a URL's. `NOISE` picks the rows of a
-/// dream from noise instead of a photo's.
+/// values go to the engine as text, checked there like a URL's. `MODE` picks the rows: a
+/// photo's ([`PHOTO`]), a dream from noise's ([`NOISE`]) or an animation's ([`MOTION`]).
 #[derive(Clone, Default)]
-struct RecipeArgs<const NOISE: bool> {
+struct RecipeArgs<const MODE: u8> {
     pairs: Vec<(&'static str, String)>,
 }
 
-impl<const NOISE: bool> RecipeArgs<NOISE> {
+const PHOTO: u8 = 0;
+const NOISE: u8 = 1;
+const MOTION: u8 = 2;
+
+impl<const MODE: u8> RecipeArgs<MODE> {
     fn rows() -> impl Iterator<Item = &'static RecipeOption> {
-        let wanted = if NOISE {
-            Applies::Noise
-        } else {
-            Applies::Photo
+        let wanted: &[Applies] = match MODE {
+            NOISE => &[Applies::Noise],
+            MOTION => &[Applies::Photo, Applies::Motion],
+            _ => &[Applies::Photo],
         };
-        OPTIONS
-            .iter()
-            .filter(move |o| o.listed && (o.applies == Applies::Always || o.applies == wanted))
+        OPTIONS.iter().filter(move |o| {
+            o.listed && (o.applies == Applies::Always || wanted.contains(&o.applies))
+        })
     }
 
     /// The recipe, with `extra` pairs first (a subcommand's own defaults, which the user's
@@ -81,7 +86,7 @@ impl<const NOISE: bool> RecipeArgs<NOISE> {
     }
 }
 
-impl<const NOISE: bool> FromArgMatches for RecipeArgs<NOISE> {
+impl<const MODE: u8> FromArgMatches for RecipeArgs<MODE> {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
         let mut args = Self::default();
         args.update_from_arg_matches(matches)?;
@@ -103,7 +108,7 @@ impl<const NOISE: bool> FromArgMatches for RecipeArgs<NOISE> {
     }
 }
 
-impl<const NOISE: bool> Args for RecipeArgs<NOISE> {
+impl<const MODE: u8> Args for RecipeArgs<MODE> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         Self::rows().fold(cmd, |cmd, row| {
             let arg = Arg::new(row.key).long(row.key);
@@ -112,7 +117,7 @@ impl<const NOISE: bool> Args for RecipeArgs<NOISE> {
                 _ => arg
                     .value_name(match row.kind {
                         Kind::Whole { .. } | Kind::Channel => "N",
-                        Kind::Real { .. } => "X",
+                        Kind::Real { .. } | Kind::Number { .. } => "X",
                         Kind::Layers => "LAYER",
                         Kind::Choice(_) | Kind::Switch => "WORD",
                     })
@@ -142,7 +147,7 @@ struct DreamArgs {
     #[arg(long, value_name = "IMAGE")]
     guide: Option<PathBuf>,
     #[command(flatten)]
-    recipe: RecipeArgs<false>,
+    recipe: RecipeArgs<PHOTO>,
     #[command(flatten)]
     engine: Engine,
 }
@@ -162,11 +167,26 @@ impl DreamArgs {
 }
 
 #[derive(Args)]
+struct ZoomArgs {
+    /// The photo to start from
+    input: PathBuf,
+    /// A folder for frame-NNNN.png and recipe.txt, or an animated .gif or .png (APNG)
+    output: PathBuf,
+    /// Steer every frame towards this image's features
+    #[arg(long, value_name = "IMAGE")]
+    guide: Option<PathBuf>,
+    #[command(flatten)]
+    recipe: RecipeArgs<MOTION>,
+    #[command(flatten)]
+    engine: Engine,
+}
+
+#[derive(Args)]
 struct VisualizeArgs {
     /// Where to write the image (.png or .jpg)
     output: PathBuf,
     #[command(flatten)]
-    recipe: RecipeArgs<true>,
+    recipe: RecipeArgs<NOISE>,
     #[command(flatten)]
     engine: Engine,
 }
@@ -183,7 +203,7 @@ struct GalleryArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     batch: u16,
     #[command(flatten)]
-    recipe: RecipeArgs<true>,
+    recipe: RecipeArgs<NOISE>,
     #[command(flatten)]
     engine: Engine,
 }
@@ -196,6 +216,9 @@ enum Command {
     Visualize(Box<VisualizeArgs>),
     /// Every channel of a layer, visualised from noise, as PNGs and an index.html contact sheet
     Gallery(Box<GalleryArgs>),
+    /// An infinite zoom: each frame is the last one zoomed, turned and dreamed again (48 frames
+    /// unless --frames says otherwise)
+    Zoom(Box<ZoomArgs>),
     /// Print the most likely ImageNet classes of a photo: INDEX<TAB>PROBABILITY<TAB>LABEL
     Classify {
         /// The photo
@@ -525,6 +548,179 @@ figure{{margin:0;text-align:center}}img{{width:100%;height:auto;image-rendering:
     )
 }
 
+/// Where an animation's frames go: numbered PNGs in a folder (with recipe.txt), or one
+/// animated GIF or PNG, written frame by frame so a long animation never waits in memory.
+enum Frames {
+    Folder(PathBuf),
+    Gif(image::codecs::gif::GifEncoder<std::io::BufWriter<std::fs::File>>),
+    Apng(png::Writer<std::io::BufWriter<std::fs::File>>),
+}
+
+/// Frames an animation writes unless --frames says otherwise: two seconds at 24 per second.
+const ZOOM_FRAMES: &str = "48";
+
+impl Frames {
+    /// Refuses an output that is neither a folder (no extension), a .gif nor a .png.
+    fn check(output: &Path) -> Result<(), String> {
+        let ext = output
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            None | Some("gif" | "png" | "apng") => Ok(()),
+            Some(_) => Err(format!(
+                "{}: an animation is written to a folder (no extension), a .gif or a .png",
+                output.display()
+            )),
+        }
+    }
+
+    fn create(output: &Path, params: &DreamParams, (w, h): (u32, u32)) -> Result<Self, String> {
+        let name = output.to_string_lossy().to_ascii_lowercase();
+        let file = || {
+            std::fs::File::create(output)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| format!("cannot write {}: {e}", output.display()))
+        };
+        let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", output.display());
+        if name.ends_with(".gif") {
+            let mut gif = image::codecs::gif::GifEncoder::new_with_speed(file()?, 10);
+            gif.set_repeat(image::codecs::gif::Repeat::Infinite)
+                .map_err(|e| fail(&e))?;
+            Ok(Frames::Gif(gif))
+        } else if name.ends_with(".png") || name.ends_with(".apng") {
+            let mut encoder = png::Encoder::new(file()?, w, h);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder
+                .set_animated(params.frames as u32, 0)
+                .and_then(|()| encoder.set_frame_delay(1, params.fps as u16))
+                .map_err(|e| fail(&e))?;
+            encoder
+                .add_text_chunk("deepdream".into(), params.to_query())
+                .map_err(|e| fail(&e))?;
+            Ok(Frames::Apng(encoder.write_header().map_err(|e| fail(&e))?))
+        } else {
+            Frames::check(output)?;
+            std::fs::create_dir_all(output).map_err(|e| fail(&e))?;
+            std::fs::write(output.join("recipe.txt"), params.to_query() + "\n")
+                .map_err(|e| fail(&e))?;
+            Ok(Frames::Folder(output.to_path_buf()))
+        }
+    }
+
+    fn add(
+        &mut self,
+        frame: usize,
+        rgb: &image::RgbImage,
+        params: &DreamParams,
+    ) -> Result<(), String> {
+        match self {
+            Frames::Folder(dir) => {
+                let path = dir.join(format!("frame-{:04}.png", frame + 1));
+                let png = image_io::encode_png(rgb, None, &params.to_query())
+                    .map_err(|e| e.to_string())?;
+                std::fs::write(&path, png)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+            Frames::Gif(gif) => {
+                let rgba = image::DynamicImage::ImageRgb8(rgb.clone()).into_rgba8();
+                let delay = image::Delay::from_numer_denom_ms(1000, params.fps as u32);
+                gif.encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
+                    .map_err(|e| e.to_string())
+            }
+            Frames::Apng(writer) => writer
+                .write_image_data(rgb.as_raw())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Frames::Folder(_) => Ok(()),
+            Frames::Gif(gif) => {
+                drop(gif);
+                Ok(())
+            }
+            Frames::Apng(writer) => writer.finish().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// `zoom`: an infinite-zoom animation of a photo, frame by frame.
+fn zoom(args: &ZoomArgs) -> Result<(), String> {
+    let mut extra = vec![("frames", ZOOM_FRAMES.to_string())];
+    if args.guide.is_some() {
+        extra.push(("guide", "1".to_string()));
+    }
+    let params = args.recipe.recipe(&extra)?;
+    Frames::check(&args.output)?;
+    let started = Instant::now();
+    let photo = std::fs::read(&args.input)
+        .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
+    // A bad photo or guide is refused before the network loads.
+    Session::read(&photo, &params).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let guide = args
+        .guide
+        .as_deref()
+        .map(|path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())))
+        .transpose()?;
+    let loaded = load(&args.engine)?;
+    let mut animation = Animation::open(
+        &loaded.model,
+        &loaded.device,
+        &loaded.limits,
+        Some(&photo),
+        params.clone(),
+        guide.as_deref(),
+    )
+    .map_err(|e| format!("{}: {e}", args.input.display()))?;
+    if let Some(note) = animation.session().note() {
+        eprintln!("deepdream: {note}");
+    }
+    let size = animation.session().size();
+    let mut frames = Frames::create(&args.output, &params, size)?;
+    let bar = ProgressBar::new(params.frames as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} frames, {elapsed} elapsed, ~{eta} left",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!(
+        "zooming {}×{} on {}",
+        size.0, size.1, loaded.backend
+    ));
+    let mut first = None;
+    loop {
+        while animation.step().map_err(|e| e.to_string())?.is_some() {}
+        let (frame, _) = animation.frame();
+        let rgb = pollster::block_on(animation.session().rgb()).map_err(|e| e.to_string())?;
+        frames.add(frame, &rgb, &params)?;
+        bar.inc(1);
+        if frame == 0 {
+            first = Some(started.elapsed());
+        }
+        if !animation.advance(&rgb).map_err(|e| e.to_string())? {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    frames.finish()?;
+    let total = started.elapsed().as_secs_f64();
+    let first = first.map_or(0.0, |d| d.as_secs_f64());
+    let later = (total - first) / (params.frames.max(2) - 1) as f64;
+    eprintln!(
+        "deepdream: wrote {} frames of {}×{} to {} ({}) in {total:.1} s on {}: {first:.1} s for the first, {later:.2} s a frame after it",
+        params.frames,
+        size.0,
+        size.1,
+        args.output.display(),
+        params.to_query(),
+        loaded.backend
+    );
+    Ok(())
+}
+
 /// Runs a session to its end with a progress bar, writes the result and reports what it took.
 fn finish(
     mut session: Session,
@@ -809,6 +1005,7 @@ fn run(cli: Cli) -> Result<(), String> {
         ),
         Command::Visualize(args) => visualize(&args),
         Command::Gallery(args) => gallery(&args),
+        Command::Zoom(args) => zoom(&args),
         Command::Classify { input, top, engine } => classify_file(&input, top, &engine),
         Command::Bench {
             dream: Some(size),

@@ -3,6 +3,7 @@
 
 pub mod gallery;
 pub mod lapnorm;
+pub mod motion;
 mod objective;
 mod octaves;
 mod params;

@@ -51,6 +51,16 @@ pub struct DreamParams {
     /// A guide image steers the dream (its pixels are not part of the recipe, only that one
     /// was used).
     pub guide: bool,
+    /// Frames of an infinite-zoom animation; 0 for a still picture.
+    pub frames: usize,
+    /// Zoom from one frame to the next.
+    pub zoom: f32,
+    /// Turn from one frame to the next, in degrees.
+    pub rotate: f32,
+    /// Gradient steps of each frame after the first (one octave each).
+    pub steps_per_frame: usize,
+    /// Frames per second of the video.
+    pub fps: usize,
 }
 
 impl Default for DreamParams {
@@ -70,6 +80,11 @@ impl Default for DreamParams {
             lapnorm: 0,
             keep_colors: false,
             guide: false,
+            frames: 0,
+            zoom: 1.05,
+            rotate: 0.0,
+            steps_per_frame: 5,
+            fps: 24,
         }
     }
 }

@@ -21,6 +21,13 @@ pub enum Kind {
         /// Largest allowed.
         max: u64,
     },
+    /// A number from `min` to `max`, both allowed (and negative ones).
+    Number {
+        /// Smallest allowed.
+        min: f32,
+        /// Largest allowed.
+        max: f32,
+    },
     /// A number above `above` and at most `max`.
     Real {
         /// The value must be greater than this.
@@ -43,6 +50,7 @@ impl Kind {
     pub fn allowed(&self) -> String {
         match self {
             Kind::Whole { min, max } => format!("a whole number from {min} to {max}"),
+            Kind::Number { min, max } => format!("a number from {min} to {max}"),
             Kind::Real { above, max } => format!("a number above {above} and at most {max}"),
             Kind::Choice(words) => format!("one of {}", words.join(", ")),
             Kind::Switch => "0 (off) or 1 (on)".into(),
@@ -67,6 +75,10 @@ impl Kind {
                 .trim()
                 .parse::<u64>()
                 .is_ok_and(|v| (*min..=*max).contains(&v)),
+            Kind::Number { min, max } => value
+                .trim()
+                .parse::<f32>()
+                .is_ok_and(|v| v.is_finite() && (*min..=*max).contains(&v)),
             Kind::Real { above, max } => value
                 .trim()
                 .parse::<f32>()
@@ -89,6 +101,8 @@ pub enum Applies {
     Photo,
     /// Dreams from noise (feature visualisation, the gallery).
     Noise,
+    /// Animations (frames after the first are the last one zoomed, turned and dreamed again).
+    Motion,
 }
 
 /// One recipe option: a row that drives the command line's arguments, the URL, the PNG's
@@ -372,6 +386,85 @@ pub const OPTIONS: &[RecipeOption] = &[
         },
     },
     RecipeOption {
+        key: "frames",
+        label: "Frames",
+        help: "Frames of an infinite-zoom animation; 0 = a still picture",
+        default: "0",
+        kind: Kind::Whole {
+            min: 0,
+            max: 10_000,
+        },
+        applies: Applies::Motion,
+        listed: true,
+        get: |p| (p.frames > 0).then(|| p.frames.to_string()),
+        set: |d, v| {
+            d.params.frames = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "zoom",
+        label: "Zoom per frame",
+        help: "How much each frame zooms in on the last (below 1 zooms out)",
+        default: "1.05",
+        kind: Kind::Real {
+            above: 0.5,
+            max: 2.0,
+        },
+        applies: Applies::Motion,
+        listed: true,
+        get: |p| (p.frames > 0).then(|| p.zoom.to_string()),
+        set: |d, v| {
+            d.params.zoom = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "rotate",
+        label: "Turn per frame (°)",
+        help: "How far each frame turns from the last, in degrees (negative: the other way)",
+        default: "0",
+        kind: Kind::Number {
+            min: -180.0,
+            max: 180.0,
+        },
+        applies: Applies::Motion,
+        listed: true,
+        get: |p| (p.frames > 0).then(|| p.rotate.to_string()),
+        set: |d, v| {
+            d.params.rotate = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "steps-per-frame",
+        label: "Steps per frame",
+        help: "Gradient steps each frame after the first is dreamed with (one octave)",
+        default: "5",
+        kind: Kind::Whole { min: 1, max: 100 },
+        applies: Applies::Motion,
+        listed: true,
+        get: |p| (p.frames > 0).then(|| p.steps_per_frame.to_string()),
+        set: |d, v| {
+            d.params.steps_per_frame = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
+        key: "fps",
+        label: "Frames per second",
+        help: "Frames per second of the video or animated image",
+        default: "24",
+        kind: Kind::Whole { min: 1, max: 120 },
+        applies: Applies::Motion,
+        listed: true,
+        get: |p| (p.frames > 0).then(|| p.fps.to_string()),
+        set: |d, v| {
+            d.params.fps = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
         key: "guide",
         label: "Guide image",
         help: "A guide image steers the dream towards its features",
@@ -606,6 +699,19 @@ mod tests {
         };
         let min_tile = 64.max(objective.deepest().min_input());
         let noise = pick(3) == 0;
+        // A still's recipe leaves the motion out, so only an animation's is random.
+        let motion = if pick(2) == 0 {
+            DreamParams::default()
+        } else {
+            DreamParams {
+                frames: 1 + pick(500),
+                zoom: 0.5 + (1 + pick(1500)) as f32 / 1000.0,
+                rotate: (pick(3601) as f32 - 1800.0) / 10.0,
+                steps_per_frame: 1 + pick(100),
+                fps: 1 + pick(120),
+                ..DreamParams::default()
+            }
+        };
         let guide = !noise && matches!(objective, Objective::Layer(_)) && pick(2) == 0;
         DreamParams {
             start: if noise { Start::Noise } else { Start::Photo },
@@ -622,6 +728,7 @@ mod tests {
             seed: pick(1 << 30) as u64 * 4099,
             max_size: 16 + pick(16384 - 16 + 1),
             objective,
+            ..motion
         }
     }
 

@@ -28,13 +28,14 @@ setup: .setup-native.stamp
 	fi
 	@touch $@
 
-## setup-web: the wasm target, wasm-bindgen-cli at Cargo.lock's version, Node packages, Debian's Chromium
+## setup-web: the wasm target, wasm-bindgen-cli at Cargo.lock's version, Node packages (wasm-opt, Playwright,
+## mediabunny), Debian's Chromium, and ffmpeg's ffprobe (the page tests read the animations' videos with it)
 setup-web: .setup-web.stamp $(WASM_BINDGEN)
 .setup-web.stamp: package.json package-lock.json
 	rustup target add wasm32-unknown-unknown
 	npm ci --no-audit --no-fund
-	@if ! command -v chromium >/dev/null; then \
-		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null; then \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ffmpeg; \
 	fi
 	@touch $@
 $(WASM_BINDGEN): Cargo.lock

@@ -4,7 +4,6 @@
 use burn::tensor::Device;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use sha2::{Digest, Sha256};
-use wasm_bindgen::Clamped;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::ImageData;
@@ -65,10 +64,14 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     obj.into()
 }
 
+/// `rgb` as an `ImageData` whose pixels live in JavaScript's memory: one built on a view of the
+/// wasm memory would lose them when that memory grows (and hand out all of it as its buffer).
 fn image_data(rgb: image::RgbImage) -> Result<JsValue, JsValue> {
     let (w, h) = rgb.dimensions();
     let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-    ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map(JsValue::from)
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(&rgba);
+    ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, w, h).map(JsValue::from)
 }
 
 fn progress_object(p: Progress) -> JsValue {

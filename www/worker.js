@@ -150,7 +150,7 @@ async function run(zip = null) {
         post('frame', { image, index: frame.index, frames: frame.frames });
         // Memory per frame, for the animation's tests (flat over a long animation).
         console.info(`deepdream frame ${frame.index + 1} ${JSON.stringify({ ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength })}`);
-        if (!engine.advance(new Uint8Array(image.data.buffer))) break;
+        if (!engine.advance(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength))) break;
         continue;
       }
       const now = performance.now();

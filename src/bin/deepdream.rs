@@ -229,7 +229,7 @@ enum Command {
         #[command(flatten)]
         engine: Engine,
     },
-    /// Median time of one gradient step at each size (224, 512 and 1024 px unless told), of the canonical preset at 512 px, and of a gallery batch
+    /// Median time of one gradient step at each size (224, 512 and 1024 px unless told), of the canonical preset at 512 px, of a gallery batch and of a zoom frame
     Bench {
         /// Timed repetitions per size (after one warm-up)
         #[arg(long, default_value_t = 5)]
@@ -921,6 +921,26 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
         "gallery batch (8 channels of {layer}, {0}x{0}, {1:.2} thumbnails/s)\t{0}x{0}\t{2:.1}\t{preset_runs}",
         params.size,
         channels.len() as f64 / median.as_secs_f64(),
+        median.as_secs_f64() * 1e3
+    );
+    // An animation's frame after the first (zoom, turn, one octave of 5 steps) at 640x360.
+    let rgb = image::imageops::resize(&photo.rgb, 640, 360, image::imageops::FilterType::Triangle);
+    let png = image_io::encode_png(&rgb, None, "").map_err(|e| e.to_string())?;
+    let params = DreamParams {
+        frames: 1000,
+        ..DreamParams::default()
+    };
+    let mut animation = Animation::open(&model, &device, &limits, Some(&png), params, None)
+        .map_err(|e| e.to_string())?;
+    while animation.step().map_err(|e| e.to_string())?.is_some() {}
+    let median = time(preset_runs, || {
+        let rgb = pollster::block_on(animation.session().rgb()).map_err(|e| e.to_string())?;
+        animation.advance(&rgb).map_err(|e| e.to_string())?;
+        while animation.step().map_err(|e| e.to_string())?.is_some() {}
+        Ok(())
+    })?;
+    println!(
+        "zoom frame (after the first: 1 octave x 5 steps)\t640x360\t{:.1}\t{preset_runs}",
         median.as_secs_f64() * 1e3
     );
     Ok(())

@@ -61,6 +61,28 @@ for (const visit of ['first visit (download)', 'second visit (cached)', 'third v
       const gaps = times.slice(2, -1).map((t, i) => t - times[i + 1]);
       console.log(`gradient step (inception_4c/output), ${side}x${side}\t${median(gaps).toFixed(0)} ms median of ${gaps.length}`);
     }
+    // An animation's frames after the first (zoom, turn, one octave of 5 steps) at 640x360, as
+    // `make bench` times them natively: the time between finished frames.
+    const source = [...readFileSync(join(ROOT, 'tests/images/coffee.png'))];
+    const png = await page.evaluate(async (bytes) => {
+      const img = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
+      const canvas = new OffscreenCanvas(640, 360);
+      canvas.getContext('2d').drawImage(img, 0, 0, 640, 360);
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      return [...new Uint8Array(await blob.arrayBuffer())];
+    }, source);
+    const photo = join(mkdtempSync(join(tmpdir(), 'deepdream-bench-photo-')), 'photo-640x360.png');
+    writeFileSync(photo, Buffer.from(png));
+    const frames = [];
+    page.on('console', (message) => {
+      if (/^deepdream frame \d+ /.test(message.text())) frames.push(Date.now());
+    });
+    await page.goto(`${base}?octaves=1&steps=1&jitter=0&frames=3&steps-per-frame=5`);
+    await ready(page);
+    await page.setInputFiles('#file', photo);
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 1_800_000 });
+    const gaps = frames.slice(1).map((t, i) => t - frames[i]);
+    console.log(`zoom frame (after the first: 1 octave x 5 steps), 640x360\t${median(gaps).toFixed(0)} ms median of ${gaps.length}`);
   }
   await page.close();
 }

@@ -109,7 +109,7 @@ test-rust: setup weights
 	cargo test --release --locked --workspace
 
 ## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader), compared with the CLI
-WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs
+WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs tests/web/motion.test.mjs
 test-web: dist setup
 	$(CARGO_RELEASE) --bin deepdream
 	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 $(WEB_TESTS)

@@ -224,7 +224,7 @@ pub fn gallery_recipe(layer: &str, query: &str) -> Result<String, JsValue> {
 
 /// What the engine is dreaming: a still picture, or an animation frame by frame.
 enum Job {
-    Still(Session),
+    Still(Box<Session>),
     Motion(Box<Animation>),
 }
 
@@ -321,14 +321,14 @@ impl Engine {
                 guide,
             )?))
         } else {
-            Job::Still(Session::open(
+            Job::Still(Box::new(Session::open(
                 &self.model,
                 &self.device,
                 &self.limits,
                 photo,
                 params,
                 guide,
-            )?)
+            )?))
         };
         let session = job.session();
         let (w, h) = session.size();
@@ -355,11 +355,8 @@ impl Engine {
             Some(Job::Still(session)) => session,
             _ => return Err(js_sys::Error::new("there is no still dream to continue").into()),
         };
-        self.job = Some(Job::Still(session.more(
-            &self.model,
-            &self.limits,
-            params,
-        )?));
+        let more = session.more(&self.model, &self.limits, params)?;
+        self.job = Some(Job::Still(Box::new(more)));
         Ok(())
     }
 

@@ -339,7 +339,7 @@ const handlers = {
     if (info.note) noteUser(`Note: ${info.note}.`);
     if (info.frames > 0) {
       const fps = Number(new URLSearchParams(info.recipe).get('fps')) || 24;
-      const writer = canVideo ? videoModule().then((m) => m.videoWriter(info.width, info.height, fps)) : null;
+      const writer = canVideo ? videoModule().then((m) => m.videoWriter(info.width, info.height, fps, info.recipe)) : null;
       movie = { writer, added: writer ?? Promise.resolve(null), frames: info.frames };
     }
   },

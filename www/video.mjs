@@ -11,9 +11,10 @@ export const canEncode = () => typeof VideoEncoder !== 'undefined';
 
 /**
  * A video of `width`×`height` at `fps` frames per second, to which frames (ImageData) are added
- * one at a time; `null` when no codec this browser has can encode that size.
+ * one at a time, with `recipe` in its metadata (its comment); `null` when no codec this browser
+ * has can encode that size.
  */
-export async function videoWriter(width, height, fps) {
+export async function videoWriter(width, height, fps, recipe) {
   if (!canEncode()) return null;
   const codec = await getFirstEncodableVideoCodec(['avc', 'vp9', 'av1'], { width, height, frameRate: fps });
   if (!codec) return null;
@@ -25,6 +26,8 @@ export async function videoWriter(width, height, fps) {
   });
   const source = new VideoSampleSource({ codec, bitrate: QUALITY_HIGH, keyFrameInterval: 2 });
   output.addVideoTrack(source, { frameRate: fps });
+  // The recipe reproduces the animation, as a PNG's reproduces a picture.
+  output.setMetadataTags({ comment: `deepdream ${recipe}`, description: 'DeepDream infinite zoom' });
   await output.start();
   let frames = 0;
   return {

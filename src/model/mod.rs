@@ -121,10 +121,13 @@ impl Inception {
         let at = |part| Blob::Inception { module, part };
         let pre = |branch| at(Part::PreRelu(branch));
         let merged = self.merged.conv.forward(x.clone());
-        let [p1, p3, p5] = self.merged.split(merged.clone());
-        rec.keep(pre(Branch::Conv1x1), p1)?;
-        rec.keep(pre(Branch::Reduce3x3), p3)?;
-        rec.keep(pre(Branch::Reduce5x5), p5)?;
+        let before = [Branch::Conv1x1, Branch::Reduce3x3, Branch::Reduce5x5].map(pre);
+        // The pre-ReLU views only when asked for: a dream of a photo never pays for them.
+        if before.iter().any(|b| rec.wants(*b)) {
+            for (blob, value) in before.into_iter().zip(self.merged.split(merged.clone())) {
+                rec.keep(blob, value)?;
+            }
+        }
         let [b1, r3, r5] = self.merged.split(relu(merged));
         let b1 = rec.keep(at(Part::Conv1x1), b1)?;
         let r3 = rec.keep(at(Part::Reduce3x3), r3)?;
@@ -292,6 +295,11 @@ impl Recorder {
             found: vec![None; wanted.len()],
             missing: wanted.len(),
         }
+    }
+
+    /// Whether `blob` was asked for.
+    fn wants(&self, blob: Blob) -> bool {
+        self.wanted.contains(&blob)
     }
 
     /// Stores `x` if it was asked for; `None` once every asked blob is stored (stop the pass).

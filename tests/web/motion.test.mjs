@@ -48,13 +48,33 @@ test('a link with frames opens Animate; a dropped photo becomes a video that ffp
   const video = await save(page, '#download-video');
   assert.match(video.name, /^cat-96x72-zoom\.(mp4|webm)$/);
   const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', video.path], { encoding: 'utf8' }));
+    '-show_entries', 'stream=codec_name,width,height,nb_read_frames:format_tags', '-of', 'json', video.path],
+  { encoding: 'utf8' }));
   const [stream] = probe.streams;
-  console.log(`video: ${video.name}, ${JSON.stringify(stream)}`);
+  console.log(`video: ${video.name}, ${JSON.stringify(stream)}, tags ${JSON.stringify(probe.format.tags)}`);
   assert.ok(['h264', 'vp9', 'av1'].includes(stream.codec_name), stream.codec_name);
   assert.deepEqual([stream.width, stream.height, Number(stream.nb_read_frames)], [96, 72, 8]);
+  // The recipe rides in the container's metadata, where the format keeps a comment.
+  const tags = Object.fromEntries(Object.entries(probe.format.tags ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  assert.match(tags.comment ?? '', /^deepdream .*frames=8&zoom=1\.1&rotate=2&steps-per-frame=1&fps=12/);
   // The last frame is also a picture, with the animation's recipe.
   assert.equal(await page.isVisible('#download'), true);
+  await context.close();
+});
+
+test('Stop during an animation keeps the frames done as a video', { timeout: LONG }, async () => {
+  const { page, context } = await open(ANIMATION.replace('frames=8', 'frames=200'));
+  await page.setInputFiles('#file', PHOTO);
+  await page.waitForFunction(() => /Frame [3-9]\d* of 200/.test(document.getElementById('progress-text').textContent),
+    null, { timeout: LONG, polling: 100 });
+  await page.click('#stop');
+  await state(page, 'done');
+  const video = await save(page, '#download-video');
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0',
+    '-show_entries', 'stream=nb_read_frames', '-of', 'json', video.path], { encoding: 'utf8' }));
+  const kept = Number(probe.streams[0].nb_read_frames);
+  console.log(`stopped after ${kept} frames`);
+  assert.ok(kept >= 2 && kept < 200, `${kept} frames kept`);
   await context.close();
 });
 

@@ -47,6 +47,14 @@ fn refuses(args: &[&str], expected: &str) {
     assert!(stderr.contains(expected), "{args:?}: {stderr}");
 }
 
+/// Runs `args`, which must succeed; its stderr.
+fn succeeds(args: &[&str]) -> String {
+    let out = deepdream(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    stderr
+}
+
 fn text_chunk(png: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(png));
     let reader = decoder.read_info().unwrap();
@@ -388,24 +396,25 @@ fn every_recipe_option_is_an_argument_with_its_default_and_range() {
     let help = |command: &str| {
         String::from_utf8(deepdream(&[command, "--help"]).stdout).expect("utf-8 help")
     };
-    let (dream, visualize) = (help("dream"), help("visualize"));
+    let (dream, visualize, zoom) = (help("dream"), help("visualize"), help("zoom"));
     for row in OPTIONS.iter().filter(|o| o.listed) {
         let flag = format!("--{} ", row.key);
-        let (in_dream, in_visualize) = (dream.contains(&flag), visualize.contains(&flag));
-        assert_eq!(
-            in_dream,
-            row.applies != Applies::Noise,
-            "{flag} in dream --help"
-        );
-        assert_eq!(
-            in_visualize,
-            row.applies != Applies::Photo,
-            "{flag} in visualize --help"
-        );
-        assert!(
-            dream.contains(row.help) || visualize.contains(row.help),
-            "{flag}'s help"
-        );
+        let (always, kind) = (row.applies == Applies::Always, row.applies);
+        let wanted = [
+            (&dream, "dream", always || kind == Applies::Photo),
+            (&visualize, "visualize", always || kind == Applies::Noise),
+            (
+                &zoom,
+                "zoom",
+                always || kind == Applies::Photo || kind == Applies::Motion,
+            ),
+        ];
+        for (text, command, offered) in wanted {
+            assert_eq!(text.contains(&flag), offered, "{flag} in {command} --help");
+            if offered {
+                assert!(text.contains(row.help), "{flag}'s help in {command} --help");
+            }
+        }
     }
     assert!(
         dream.contains("[default: 0 for a photo, 4 from noise]"),
@@ -429,7 +438,7 @@ fn visualize_gallery_and_guide_write_what_they_say() {
             .unwrap()
     };
     let vis = scratch("visualized.png");
-    let out = deepdream(&[
+    succeeds(&[
         "visualize",
         vis.to_str().unwrap(),
         "--layer",
@@ -444,11 +453,6 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "3",
         "--cpu",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(size(&png(&vis)), (96, 96));
     let recipe = text_chunk(&png(&vis));
     assert!(
@@ -457,7 +461,7 @@ fn visualize_gallery_and_guide_write_what_they_say() {
     );
 
     let dir = scratch("gallery");
-    let out = deepdream(&[
+    let stderr = succeeds(&[
         "gallery",
         dir.to_str().unwrap(),
         "--layer",
@@ -472,8 +476,6 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "5",
         "--cpu",
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("wrote 16 channels"), "{stderr}");
     let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let mut pictures = Vec::new();
@@ -505,7 +507,7 @@ fn visualize_gallery_and_guide_write_what_they_say() {
 
     let photo = small_photo();
     let guided = scratch("guided.png");
-    let out = deepdream(&[
+    succeeds(&[
         "dream",
         photo.to_str().unwrap(),
         guided.to_str().unwrap(),
@@ -519,11 +521,6 @@ fn visualize_gallery_and_guide_write_what_they_say() {
         "1",
         "--cpu",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(text_chunk(&png(&guided)).ends_with("&guide=1"));
     refuses(
         &[
@@ -565,7 +562,7 @@ fn a_zoom_writes_frames_that_grow_out_of_each_other() {
         .save(&coffee)
         .unwrap();
     let zoom = |input: &Path, out: &Path, seed: &str| {
-        let run = deepdream(&[
+        let stderr = succeeds(&[
             "zoom",
             input.to_str().unwrap(),
             out.to_str().unwrap(),
@@ -585,8 +582,6 @@ fn a_zoom_writes_frames_that_grow_out_of_each_other() {
             seed,
             "--cpu",
         ]);
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "{stderr}");
         assert!(stderr.contains("wrote 12 frames of 128×96"), "{stderr}");
     };
     let (a, b, other) = (scratch("zoom-a"), scratch("zoom-b"), scratch("zoom-coffee"));
@@ -619,7 +614,7 @@ fn a_zoom_writes_frames_that_grow_out_of_each_other() {
     // One file: an animated GIF and an APNG of the same frames.
     for name in ["zoom.gif", "zoom.png"] {
         let out = scratch(name);
-        let run = deepdream(&[
+        succeeds(&[
             "zoom",
             cat.to_str().unwrap(),
             out.to_str().unwrap(),
@@ -633,11 +628,6 @@ fn a_zoom_writes_frames_that_grow_out_of_each_other() {
             "1",
             "--cpu",
         ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
         let bytes = std::fs::read(&out).unwrap();
         let count = if name.ends_with(".gif") {
             use image::AnimationDecoder;

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -89,4 +90,23 @@ export function meanAbsDiff(a, b) {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
   return sum / a.length;
+}
+
+/**
+ * The built site behind a static server and one browser, for the tests of one file: registers
+ * the before/after hooks that start and stop them. `open(query, options)` opens the page as
+ * `open` above; `site` and `browser` are there once the hooks have run.
+ */
+export function withSite() {
+  const env = {};
+  before(async () => {
+    env.site = await staticSite();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.site?.close();
+  });
+  env.open = (query, options) => open(env.browser, env.site.base, query, options);
+  return env;
 }

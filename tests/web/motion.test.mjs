@@ -2,30 +2,18 @@
 // become a video the browser encodes (WebCodecs, muxed by the vendored mediabunny) that ffprobe
 // reads back; without WebCodecs the frames come as a ZIP of PNGs; memory stays flat over many
 // frames. Tiny frames and one step each: SwiftShader takes seconds per step.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LONG, PHOTO, launch, open as openIn, state, staticSite } from './browser.mjs';
+import { LONG, PHOTO, state, withSite } from './browser.mjs';
 
 const ANIMATION = 'layer=inception_3a/output&octaves=1&steps=1&jitter=0&frames=8&zoom=1.1&rotate=2&steps-per-frame=1&fps=12';
 
-let site;
-let browser;
-
-before(async () => {
-  site = await staticSite();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const open = (query, options) => openIn(browser, site.base, query, options);
+const env = withSite();
+const { open } = env;
 
 /** The file behind a download link, saved under a temporary folder: `{ name, path }`. */
 async function save(page, selector) {
@@ -79,12 +67,12 @@ test('Stop during an animation keeps the frames done as a video', { timeout: LON
 });
 
 test('without WebCodecs the frames come as a ZIP of PNGs, and the page says why', { timeout: LONG }, async () => {
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await env.browser.newContext({ acceptDownloads: true });
   await context.addInitScript(() => {
     delete window.VideoEncoder;
   });
   const page = await context.newPage();
-  await page.goto(`${site.base}?${ANIMATION.replace('frames=8', 'frames=3')}`);
+  await page.goto(`${env.site.base}?${ANIMATION.replace('frames=8', 'frames=3')}`);
   await state(page, 'ready');
   await page.setInputFiles('#file', PHOTO);
   await state(page, 'done');

@@ -2,28 +2,16 @@
 // dream from noise, kept colours, a guide image, and the channel gallery (rendered in the
 // background, kept in the browser, a click dreams a channel). Tiny sizes and few steps:
 // SwiftShader takes seconds per step.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readPng, rgb } from '../../www/png.mjs';
-import { LONG, PHOTO, download, launch, open as openIn, state, staticSite } from './browser.mjs';
+import { LONG, PHOTO, download, state, withSite } from './browser.mjs';
 
 const QUICK = 'octaves=1&steps=2&jitter=0';
 
-let site;
-let browser;
-
-before(async () => {
-  site = await staticSite();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const open = (query, options) => openIn(browser, site.base, query, options);
+const env = withSite();
+const { open } = env;
 const search = async (page) => new URLSearchParams(await page.evaluate(() => location.search));
 
 test('the Advanced form has a control for each option of the engine’s table, with its range', { timeout: LONG }, async () => {
@@ -162,7 +150,7 @@ test('the channel gallery renders in the background, is kept in the browser, and
 
   // A second visit in the same browser takes them from its cache: all at once, no rendering.
   const again = await context.newPage();
-  await again.goto(`${site.base}?${QUICK}`);
+  await again.goto(`${env.site.base}?${QUICK}`);
   await state(again, 'ready');
   await again.click('#gallery summary');
   await again.selectOption('#gallery-size', '64');

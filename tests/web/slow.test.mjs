@@ -1,27 +1,15 @@
 // The slow browser checks, run by `make test-slow` (and CI): a 12-megapixel photo dreamed at full
 // size on SwiftShader (~8 minutes), and a GPU process that crashes mid-dream.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPng, writePng } from '../../www/png.mjs';
-import { LONG, PHOTO, ROOT, download, dreamFile, launch, open as openIn, state, staticSite } from './browser.mjs';
+import { LONG, PHOTO, ROOT, download, dreamFile, state, withSite } from './browser.mjs';
 
-let site;
-let browser;
-
-before(async () => {
-  site = await staticSite();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const open = (query) => openIn(browser, site.base, query);
+const env = withSite();
+const { open } = env;
 
 test('a GPU lost mid-dream is named, the last preview stays downloadable, and the next dream works', { timeout: LONG }, async () => {
   const { page, context } = await open('octaves=2&steps=40&jitter=0');
@@ -29,7 +17,7 @@ test('a GPU lost mid-dream is named, the last preview stays downloadable, and th
   await page.waitForFunction(() => /step [2-9]\d* of 40/.test(document.getElementById('progress-text').textContent)
     && document.getElementById('canvas').width > 0, null, { timeout: LONG, polling: 100 });
   // DevTools can crash Chromium's GPU process: every WebGPU device in the browser is lost.
-  await (await browser.newBrowserCDPSession()).send('Browser.crashGpuProcess');
+  await (await env.browser.newBrowserCDPSession()).send('Browser.crashGpuProcess');
   // The page shows the error and at once starts a new engine, so wait for the alert, not a state.
   await page.waitForFunction(() => !document.querySelector('[role="alert"]').hidden, null, { timeout: LONG, polling: 100 });
   const alert = await page.textContent('[role="alert"]');

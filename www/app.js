@@ -26,6 +26,7 @@ let movie = null;
 let canVideo = null; // whether this browser can encode video, probed once
 let pending = false; // a photo waits for the engine and its recipe
 let recipeKnown = false; // the engine has answered the recipe since it (re)started
+let linkOpened = false; // the link's own recipe has been answered once
 let restart = false; // the user changed the recipe: dream the photo again with it
 let started = 0;
 let urls = [];
@@ -327,7 +328,13 @@ const handlers = {
       // A photo that came while the engine loaded dreams now, with the link's recipe.
       pending = false;
       dream();
+    } else if (!photo && !linkOpened && startOf(recipe) === 'noise' && state === 'ready') {
+      // A link to a dream from noise needs no photo: it dreams as soon as the engine is up.
+      photo = { noise: true, name: 'noise.png' };
+      setState(state);
+      dream();
     }
+    linkOpened = true;
   },
   started({ info }) {
     started = performance.now();

@@ -61,6 +61,18 @@ test('a dream from noise shows what a channel wants to see, with its recipe in t
   await context.close();
 });
 
+test('a link to a dream from noise dreams it on opening, with no photo', { timeout: LONG }, async () => {
+  // Not `open`: the page is ready only for an instant before it starts dreaming.
+  const context = await env.browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${env.site.base}?start=noise&layer=inception_3a/output&channel=9&size=48&${QUICK}`);
+  await state(page, 'done');
+  const image = readPng((await download(page, '#download')).bytes);
+  assert.deepEqual([image.width, image.height], [48, 48]);
+  assert.match(image.text.deepdream, /^start=noise&layer=inception_3a\/output&channel=9&/);
+  await context.close();
+});
+
 test('kept colours: the dream changes the brightness and keeps the photo’s chroma', { timeout: LONG }, async () => {
   const { page, context } = await open(`layer=inception_3b/output&keep-colors=1&${QUICK}`);
   assert.equal(await page.isChecked('#recipe [name="keep-colors"]'), true);

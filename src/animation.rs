@@ -9,7 +9,7 @@ use image::RgbImage;
 use crate::Error;
 use crate::device::Limits;
 use crate::dream::motion::zoom_rotate;
-use crate::dream::{DreamParams, Guide, Progress, Start};
+use crate::dream::{DreamParams, Progress, Start};
 use crate::model::GoogLeNet;
 use crate::session::Session;
 
@@ -19,7 +19,6 @@ pub struct Animation {
     device: Device,
     limits: Limits,
     params: DreamParams,
-    guide: Option<Guide>,
     session: Session,
     /// The frame being dreamed, from 0.
     frame: usize,
@@ -48,7 +47,6 @@ impl Animation {
             model: model.clone(),
             device: device.clone(),
             limits: *limits,
-            guide: session.guide().cloned(),
             params,
             session,
             frame: 0,
@@ -95,7 +93,7 @@ impl Animation {
             &self.limits,
             next,
             params,
-            self.guide.clone(),
+            self.session.guide().cloned(),
         )?;
         self.frame += 1;
         Ok(true)

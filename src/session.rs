@@ -132,20 +132,33 @@ impl Session {
         params: DreamParams,
         guide: Option<Guide>,
     ) -> Result<Session, Error> {
-        let size = rgb.dimensions();
-        // Dream::new checks the recipe and this size against it.
         let image = image_io::to_tensor(&rgb, device);
+        Self::start(model, limits, image, Some(rgb), params, guide)
+    }
+
+    /// Starts dreaming `image` ([1, 3, H, W] on the device) with the guide's features already
+    /// read; `photo` is the picture it was made from (the colours `keep-colors` keeps).
+    fn start(
+        model: &GoogLeNet,
+        limits: &Limits,
+        image: Tensor<4>,
+        photo: Option<RgbImage>,
+        params: DreamParams,
+        guide: Option<Guide>,
+    ) -> Result<Session, Error> {
+        let [_, _, h, w] = image.dims();
+        // Dream::new checks the recipe and this size against it.
         let mut dream = Dream::new(model, image, params.clone(), limits)?;
         if let Some(guide) = &guide {
             dream = dream.guided(guide.clone());
         }
         Ok(Session {
             dream,
-            photo: Some(rgb),
+            photo,
             params,
             alpha: None,
             guide,
-            size,
+            size: (w as u32, h as u32),
             note: None,
         })
     }
@@ -200,19 +213,7 @@ impl Session {
         };
         let image = dream::noise([side, side], params.seed, device);
         let guide = guide_for(model, device, &params, guide)?;
-        let mut dream = Dream::new(model, image, params.clone(), limits)?;
-        if let Some(guide) = &guide {
-            dream = dream.guided(guide.clone());
-        }
-        Ok(Session {
-            dream,
-            params,
-            alpha: None,
-            photo: None,
-            guide,
-            size: (side as u32, side as u32),
-            note: None,
-        })
+        Self::start(model, limits, image, None, params, guide)
     }
 
     /// Another dream from this one's result, with `params` (the recipe the face shows). Its

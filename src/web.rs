@@ -13,7 +13,7 @@ use crate::animation::Animation;
 use crate::device::{self, Limits};
 use crate::dream::gallery::{self, Gallery};
 use crate::dream::recipe::{Applies, Kind, OPTIONS};
-use crate::dream::{DreamParams, Objective, Progress};
+use crate::dream::{DreamParams, Progress};
 use crate::model::{Blob, GoogLeNet};
 use crate::session::Session;
 
@@ -447,20 +447,11 @@ impl Engine {
         query: &str,
     ) -> Result<(), JsValue> {
         self.gallery = None;
-        let params = gallery::recipe(layer, query)?;
-        let layer = match params.objective {
-            Objective::Layer(layer) => layer,
-            _ => unreachable!("a gallery recipe names one layer"),
-        };
+        let mut pairs = crate::dream::recipe::pairs(query);
+        pairs.push(("layer".into(), layer.into()));
+        let (params, layer) = gallery::recipe_of(pairs)?;
+        // Gallery::new checks each channel against the layer, as a recipe's would be.
         let channels: Vec<usize> = channels.into_iter().map(|c| c as usize).collect();
-        if let Some(&c) = channels.iter().find(|&&c| c >= layer.channels()) {
-            return Err(Error::Invalid {
-                name: "channel",
-                value: c.to_string(),
-                allowed: format!("a channel of {layer}, from 0 to {}", layer.channels() - 1),
-            }
-            .into());
-        }
         self.gallery = Some(Gallery::new(
             &self.model,
             &self.device,

@@ -23,7 +23,7 @@ let options = []; // the engine's recipe table (its rows the page shows)
 // The animation being made: { writer (null: frames go to a ZIP instead), added (a promise
 // chain, so frames reach the encoder in order), extension }.
 let movie = null;
-let canVideo = null; // whether this browser can encode video, probed once
+let canVideo = null; // whether this browser has a video encoder (WebCodecs), set once below
 let pending = false; // a photo waits for the engine and its recipe
 let recipeKnown = false; // the engine has answered the recipe since it (re)started
 let linkOpened = false; // the link's own recipe has been answered once
@@ -347,7 +347,7 @@ const handlers = {
     if (info.frames > 0) {
       const fps = Number(new URLSearchParams(info.recipe).get('fps')) || 24;
       const writer = canVideo ? videoModule().then((m) => m.videoWriter(info.width, info.height, fps, info.recipe)) : null;
-      movie = { writer, added: writer ?? Promise.resolve(null), frames: info.frames };
+      movie = { writer, added: writer ?? Promise.resolve(null) };
     }
   },
   frame({ image, index, frames }) {
@@ -669,7 +669,7 @@ async function registerServiceWorker() {
 }
 
 $('version').textContent = `Version ${VERSION}.`;
-// Whether an animation can become a video here, asked once (loading the encoder module).
+// Whether an animation can become a video here; the encoder module loads only when one does.
 canVideo = typeof VideoEncoder !== 'undefined';
 registerServiceWorker();
 

@@ -434,20 +434,8 @@ fn channel_list(text: &str, count: usize) -> Result<Vec<usize>, String> {
 fn gallery(args: &GalleryArgs) -> Result<(), String> {
     // Thumbnails: the engine's gallery defaults (smaller and quicker than a single
     // visualisation), under the user's values.
-    let defaults: Vec<(&'static str, String)> = dream::gallery::DEFAULTS
-        .iter()
-        .map(|(k, v)| (*k, v.to_string()))
-        .collect();
-    let params = args.recipe.recipe(&defaults)?;
-    let layer = match params.objective {
-        dream::Objective::Layer(layer) => layer,
-        _ => {
-            return Err(
-                "--layer: a gallery shows the channels of one layer; give one layer and no --channel"
-                    .into(),
-            );
-        }
-    };
+    let (params, layer) = dream::gallery::recipe_of(args.recipe.pairs.iter().map(|(k, v)| (*k, v)))
+        .map_err(|e| e.to_string())?;
     let channels = match &args.channels {
         Some(list) => channel_list(list, layer.channels())?,
         None => (0..layer.channels()).collect(),

@@ -232,20 +232,28 @@ pub const DEFAULTS: [(&str, &str); 3] = [("start", "noise"), ("size", "128"), ("
 /// The recipe of a gallery of `layer`'s channels: [`DEFAULTS`], then `query`'s values (a
 /// smaller size, fewer steps), then the layer. The layer must be one layer, with no channel.
 pub fn recipe(layer: &str, query: &str) -> Result<DreamParams, Error> {
-    let mut all: Vec<(String, String)> = DEFAULTS
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    all.extend(super::recipe::pairs(query));
-    all.push(("layer".into(), layer.into()));
-    let params = DreamParams::from_pairs(all)?;
-    if !matches!(params.objective, Objective::Layer(_)) || params.guide {
-        return Err(Error::Invalid {
+    let mut pairs = super::recipe::pairs(query);
+    pairs.push(("layer".into(), layer.into()));
+    recipe_of(pairs).map(|(params, _)| params)
+}
+
+/// A gallery's recipe from `key=value` pairs over [`DEFAULTS`], and the one layer it shows
+/// (refused when the pairs name several layers, a channel or a guide).
+pub fn recipe_of<K: AsRef<str>, V: AsRef<str>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> Result<(DreamParams, Blob), Error> {
+    let defaults = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let pairs = pairs
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()));
+    let params = DreamParams::from_pairs(defaults.chain(pairs))?;
+    match params.objective {
+        Objective::Layer(layer) if !params.guide => Ok((params, layer)),
+        _ => Err(Error::Invalid {
             name: "layer",
-            value: layer.into(),
+            value: params.objective.to_string(),
             allowed: "one layer, with no channel and no guide: a gallery shows every channel"
                 .into(),
-        });
+        }),
     }
-    Ok(params)
 }

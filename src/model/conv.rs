@@ -5,29 +5,50 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
+use super::mirrored::{conv_mirrored, mirror};
+
 /// How a device's convolutions run, forward and back to the input. Chosen per backend by
-/// measurement (README, "Speed"): no one path wins on every backend here.
+/// measurement (README, "Speed"): no one path wins on every backend here. A step at 224², ms:
+///
+/// | path | flex (CPU) | lavapipe | SwiftShader (native Vulkan, as in Chromium) |
+/// |---|---|---|---|
+/// | `Direct` | 68 | 1650 | 4650 |
+/// | `Gemm` | – | 1030 | 10300 |
+/// | `Mirrored` | 84 | 1190 | 3480 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvPath {
-    /// Burn's `conv2d`. Flex's is already a blocked matrix product (the GEMM path measured
-    /// 563 against 460 ms a step at 512²). Burn-cubecl's, without autotune, is a direct kernel
-    /// (one thread per output), and in Chromium on SwiftShader that beat its tiled matmul for
-    /// every kind of layer (a step at 224²: 5.4 s direct; 6.7 s with the 1×1 layers as
-    /// matmuls, 11.7 s with the 3×3 too, 12.9 s with every layer).
+    /// Burn's `conv2d`, and autodiff's gradient to the input. Flex's convolution is already a
+    /// blocked matrix product (the GEMM path measured 563 against 460 ms a step at 512²).
     Direct,
     /// Each convolution as an im2col of plain tensor ops and one matrix product, so that both
     /// the forward pass and the gradient to the input use burn-cubecl's tiled matmul instead
-    /// of its direct kernels. On native wgpu (lavapipe), a step at 512²: 8.3 s direct, 7.1 s
-    /// with the 1×1 layers as matmuls, 5.0 s with the 3×3 and 5×5, 4.2 s with conv1 too.
+    /// of its direct kernels (on lavapipe at 512²: 8.3 s direct, 4.1 s).
     Gemm,
+    /// Burn's `conv2d` forward, and for the gradient to the input the same forward kernel run
+    /// on the mirrored weights ([`super::mirrored`]) instead of burn-cubecl's direct
+    /// transposed-convolution kernel, which took 56 % of a step on SwiftShader; the strided
+    /// conv1 runs as a stride-1 convolution of its space-to-depth input.
+    Mirrored,
 }
 
 impl ConvPath {
-    /// The faster measured path on `device`: matrix products on native wgpu, the direct
-    /// kernels on the CPU backend and on WebGPU in the browser.
+    /// The faster measured path on `device`: the direct kernels on the CPU backend, matrix
+    /// products on native wgpu, mirrored direct kernels on WebGPU in the browser (where the
+    /// tiled matmul lost to the direct kernels for every kind of layer). Natively,
+    /// `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it, to measure the paths on a new adapter.
     pub fn for_device(device: &Device) -> Self {
-        if *device == Device::flex() || cfg!(target_family = "wasm") {
+        #[cfg(not(target_family = "wasm"))]
+        match std::env::var("DEEPDREAM_CONV").as_deref() {
+            Ok("direct") => return ConvPath::Direct,
+            Ok("gemm") => return ConvPath::Gemm,
+            Ok("mirrored") => return ConvPath::Mirrored,
+            Ok(other) => eprintln!("DEEPDREAM_CONV={other} ignored: not direct, gemm or mirrored"),
+            Err(_) => {}
+        }
+        if *device == Device::flex() {
             ConvPath::Direct
+        } else if cfg!(target_family = "wasm") {
+            ConvPath::Mirrored
         } else {
             ConvPath::Gemm
         }
@@ -41,9 +62,19 @@ pub struct Conv {
     pub bias: Param<Tensor<1>>,
     stride: usize,
     pad: usize,
-    /// The weights as the matrix [`im2col`]'s patches multiply, on the [`ConvPath::Gemm`] path.
+    /// The weights laid out for the device's path.
     #[module(skip)]
-    matrix: Option<Tensor<3>>,
+    prepared: Prepared,
+}
+
+/// What [`Conv::prepare`] derives from the weights for a path.
+#[derive(Debug, Clone)]
+enum Prepared {
+    Direct,
+    /// The weights as the matrix [`im2col`]'s patches multiply.
+    Gemm(Tensor<3>),
+    /// The stride-1 weights (folded when the convolution is strided) and their mirror.
+    Mirrored(Tensor<4>, Tensor<4>),
 }
 
 impl Conv {
@@ -71,7 +102,7 @@ impl Conv {
             bias: Param::from_tensor(bias),
             stride,
             pad,
-            matrix: None,
+            prepared: Prepared::Direct,
         }
     }
 
@@ -82,54 +113,70 @@ impl Conv {
 
     /// Lays the weights out for `path`; call again whenever the weights change.
     pub fn prepare(&mut self, path: ConvPath) {
-        self.matrix = match path {
-            ConvPath::Direct => None,
+        self.prepared = match path {
+            ConvPath::Direct => Prepared::Direct,
             ConvPath::Gemm => {
-                let s = self.stride;
-                let mut weight = self.weight.val();
-                if s > 1 {
-                    // The kernel of the same convolution on the space-to-depth input: padded
-                    // with zeros to a multiple of the stride, each s×s block of it folded into
-                    // channels the way `space_to_depth` folds the image.
-                    let [o, c, k, _] = weight.dims();
-                    let folded = k.div_ceil(s);
-                    let extra = folded * s - k;
-                    weight = weight
-                        .pad((0, extra, 0, extra), 0.0)
-                        .reshape([o, c, folded, s, folded, s])
-                        .permute([0, 1, 3, 5, 2, 4])
-                        .reshape([o, c * s * s, folded, folded]);
-                }
+                let weight = self.stride_one_weight();
                 let [o, c, kh, kw] = weight.dims();
                 // Column order kernel row, kernel column, channel: the order of im2col's patches.
-                Some(weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]))
+                Prepared::Gemm(weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]))
+            }
+            ConvPath::Mirrored => {
+                let weight = self.stride_one_weight();
+                Prepared::Mirrored(weight.clone(), mirror(weight))
             }
         };
     }
 
+    /// The weights of the same convolution on the space-to-depth input when strided: padded
+    /// with zeros to a multiple of the stride, each s×s block folded into channels the way
+    /// [`space_to_depth`] folds the image.
+    fn stride_one_weight(&self) -> Tensor<4> {
+        let s = self.stride;
+        let weight = self.weight.val();
+        if s == 1 {
+            return weight;
+        }
+        let [o, c, k, _] = weight.dims();
+        let folded = k.div_ceil(s);
+        let extra = folded * s - k;
+        weight
+            .pad((0, extra, 0, extra), 0.0)
+            .reshape([o, c, folded, s, folded, s])
+            .permute([0, 1, 3, 5, 2, 4])
+            .reshape([o, c * s * s, folded, folded])
+    }
+
     /// The convolution of `x` ([N, C, H, W]), before its ReLU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let Some(matrix) = &self.matrix else {
-            let (s, p) = (self.stride, self.pad);
-            return conv2d(
-                x,
-                self.weight.val(),
-                Some(self.bias.val()),
-                ConvOptions::new([s, s], [p, p], [1, 1], 1),
-            );
-        };
         let [n, _, h, w] = x.dims();
         let (kernel, s, pad) = (self.weight.dims()[2], self.stride, self.pad);
         let [oh, ow] = [h, w].map(|side| (side + 2 * pad - kernel) / s + 1);
-        let cols = if s == 1 {
-            im2col(x, kernel, pad, [oh, ow])
-        } else {
-            let folded = kernel.div_ceil(s);
-            let cells = [oh + folded - 1, ow + folded - 1];
-            im2col(space_to_depth(x, s, pad, cells), folded, 0, [oh, ow])
-        };
-        let o = self.out_channels();
-        (matrix.clone().matmul(cols) + self.bias.val().reshape([1, o, 1])).reshape([n, o, oh, ow])
+        // A strided convolution as a stride-1 one: its input folded, no padding left to add.
+        let folded = kernel.div_ceil(s);
+        let stride_one = |x| space_to_depth(x, s, pad, [oh + folded - 1, ow + folded - 1]);
+        match &self.prepared {
+            Prepared::Direct => conv2d(
+                x,
+                self.weight.val(),
+                Some(self.bias.val()),
+                ConvOptions::new([s, s], [pad, pad], [1, 1], 1),
+            ),
+            Prepared::Mirrored(weight, mirrored) => {
+                let (x, pad) = if s == 1 { (x, pad) } else { (stride_one(x), 0) };
+                conv_mirrored(x, weight.clone(), self.bias.val(), mirrored.clone(), pad)
+            }
+            Prepared::Gemm(matrix) => {
+                let cols = if s == 1 {
+                    im2col(x, kernel, pad, [oh, ow])
+                } else {
+                    im2col(stride_one(x), folded, 0, [oh, ow])
+                };
+                let o = self.out_channels();
+                (matrix.clone().matmul(cols) + self.bias.val().reshape([1, o, 1]))
+                    .reshape([n, o, oh, ow])
+            }
+        }
     }
 }
 
@@ -184,10 +231,10 @@ mod tests {
     use super::*;
     use burn::tensor::{Distribution, Tolerance};
 
-    /// Both paths agree on values and on the gradient to the input, for every kind of kernel
+    /// The three paths agree on values and on the gradient to the input, for every kind of kernel
     /// in GoogLeNet (the strided one through space-to-depth), on odd and even sizes.
     #[test]
-    fn the_gemm_path_equals_the_direct_convolution() {
+    fn every_path_equals_the_direct_convolution() {
         let device = Device::flex();
         let kernels = [(1, 1, 0), (3, 1, 1), (5, 1, 2), (7, 2, 3)];
         for ((kernel, stride, pad), [h, w]) in kernels
@@ -206,21 +253,18 @@ mod tests {
             };
             conv.prepare(ConvPath::Direct);
             let (y_direct, g_direct) = run(&conv);
-            conv.prepare(ConvPath::Gemm);
-            assert!(conv.matrix.is_some());
-            let (y_gemm, g_gemm) = run(&conv);
-            assert_eq!(
-                y_direct.dims(),
-                y_gemm.dims(),
-                "{kernel}x{kernel}/{stride} on {h}x{w}"
-            );
-            let tolerance = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
-            y_gemm
-                .into_data()
-                .assert_approx_eq::<f32>(&y_direct.into_data(), tolerance);
-            g_gemm
-                .into_data()
-                .assert_approx_eq::<f32>(&g_direct.into_data(), tolerance);
+            for path in [ConvPath::Gemm, ConvPath::Mirrored] {
+                conv.prepare(path);
+                assert!(!matches!(conv.prepared, Prepared::Direct));
+                let (y, g) = run(&conv);
+                let case = format!("{path:?}: {kernel}x{kernel}/{stride} on {h}x{w}");
+                assert_eq!(y_direct.dims(), y.dims(), "{case}");
+                let tolerance = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
+                y.into_data()
+                    .assert_approx_eq::<f32>(&y_direct.clone().into_data(), tolerance);
+                g.into_data()
+                    .assert_approx_eq::<f32>(&g_direct.clone().into_data(), tolerance);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 mod blob;
 mod conv;
 mod footprint;
+mod mirrored;
 mod weights;
 
 pub use blob::{Blob, Branch, Part};
@@ -433,7 +434,7 @@ mod tests {
         // DeepDream needs the gradient to the image only: a weight gradient would be a second
         // convolution per layer for nothing.
         let device = Device::flex();
-        for path in [ConvPath::Direct, ConvPath::Gemm] {
+        for path in [ConvPath::Direct, ConvPath::Gemm, ConvPath::Mirrored] {
             let mut model = GoogLeNet::new(&device);
             model.weights_changed(path);
             let blob = Blob::Inception {

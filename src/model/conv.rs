@@ -72,9 +72,9 @@ pub struct Conv {
 enum Prepared {
     Direct,
     /// The weights as the matrix [`im2col`]'s patches multiply.
-    Gemm(Tensor<3>),
+    Gemm(Box<Tensor<3>>),
     /// The stride-1 weights (folded when the convolution is strided) and their mirror.
-    Mirrored(Tensor<4>, Tensor<4>),
+    Mirrored(Box<(Tensor<4>, Tensor<4>)>),
 }
 
 impl Conv {
@@ -119,11 +119,15 @@ impl Conv {
                 let weight = self.stride_one_weight();
                 let [o, c, kh, kw] = weight.dims();
                 // Column order kernel row, kernel column, channel: the order of im2col's patches.
-                Prepared::Gemm(weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]))
+                Prepared::Gemm(Box::new(weight.permute([0, 2, 3, 1]).reshape([
+                    1,
+                    o,
+                    kh * kw * c,
+                ])))
             }
             ConvPath::Mirrored => {
                 let weight = self.stride_one_weight();
-                Prepared::Mirrored(weight.clone(), mirror(weight))
+                Prepared::Mirrored(Box::new((weight.clone(), mirror(weight))))
             }
         };
     }
@@ -162,7 +166,8 @@ impl Conv {
                 Some(self.bias.val()),
                 ConvOptions::new([s, s], [pad, pad], [1, 1], 1),
             ),
-            Prepared::Mirrored(weight, mirrored) => {
+            Prepared::Mirrored(weights) => {
+                let (weight, mirrored) = weights.as_ref();
                 let (x, pad) = if s == 1 { (x, pad) } else { (stride_one(x), 0) };
                 conv_mirrored(x, weight.clone(), self.bias.val(), mirrored.clone(), pad)
             }
@@ -173,7 +178,7 @@ impl Conv {
                     im2col(stride_one(x), folded, 0, [oh, ow])
                 };
                 let o = self.out_channels();
-                (matrix.clone().matmul(cols) + self.bias.val().reshape([1, o, 1]))
+                (matrix.as_ref().clone().matmul(cols) + self.bias.val().reshape([1, o, 1]))
                     .reshape([n, o, oh, ow])
             }
         }

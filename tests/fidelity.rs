@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use deepdream::device::Limits;
 use deepdream::dream::{self, DreamParams, Objective};
 use deepdream::image_io;
-use deepdream::model::Blob;
+use deepdream::model::{Blob, ConvPath};
 use serde_json::Value;
 
 fn reference() -> Value {
@@ -85,8 +85,19 @@ fn activations_match_the_reference_within_1e_4() {
 #[test]
 fn canonical_gradient_matches_the_reference_within_1e_3() {
     let reference = reference();
-    for (device_name, device) in common::devices() {
-        let (model, _) = common::model(&device);
+    // On wgpu every convolution path: native wgpu takes the matrix products, the page the
+    // mirrored gradient on the same backend.
+    let runs = common::devices().into_iter().flat_map(|(name, device)| {
+        let paths = match name {
+            "gpu" => vec![ConvPath::Gemm, ConvPath::Mirrored, ConvPath::Direct],
+            _ => vec![ConvPath::for_device(&device)],
+        };
+        paths
+            .into_iter()
+            .map(move |p| (format!("{name} {p:?}"), device.clone(), p))
+    });
+    for (device_name, device, conv_path) in runs {
+        let model = common::model(&device).0.with_conv_path(conv_path);
         for (id, f) in reference["fixtures"].as_object().unwrap() {
             let path = common::root().join(format!("tests/reference/golden/grad-{id}.f32"));
             let want: Vec<f32> = std::fs::read(path)

@@ -186,6 +186,13 @@ impl GoogLeNet {
         }
     }
 
+    /// Runs the convolutions as `path` instead of the device's measured choice
+    /// ([`ConvPath::for_device`]), so the fidelity tests hold every path to the reference.
+    pub fn with_conv_path(mut self, path: ConvPath) -> Self {
+        self.weights_changed(path);
+        self
+    }
+
     /// Rebuilds what is derived from the weights (the merged 1×1 convolutions, the matrices of
     /// the GEMM path) after loading, for convolutions that run as `path`.
     pub(crate) fn weights_changed(&mut self, path: ConvPath) {

@@ -119,11 +119,8 @@ impl Conv {
                 let weight = self.stride_one_weight();
                 let [o, c, kh, kw] = weight.dims();
                 // Column order kernel row, kernel column, channel: the order of im2col's patches.
-                Prepared::Gemm(Box::new(weight.permute([0, 2, 3, 1]).reshape([
-                    1,
-                    o,
-                    kh * kw * c,
-                ])))
+                let matrix = weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]);
+                Prepared::Gemm(Box::new(matrix))
             }
             ConvPath::Mirrored => {
                 let weight = self.stride_one_weight();

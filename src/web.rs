@@ -219,7 +219,7 @@ pub fn recipe_options() -> Vec<JsValue> {
 /// `query`'s values over them (for a smaller or quicker gallery).
 #[wasm_bindgen(js_name = galleryRecipe)]
 pub fn gallery_recipe(layer: &str, query: &str) -> Result<String, JsValue> {
-    Ok(gallery::recipe(layer, query)?.to_query())
+    Ok(gallery::recipe(layer, query)?.0.to_query())
 }
 
 /// What the engine is dreaming: a still picture, or an animation frame by frame.
@@ -447,9 +447,7 @@ impl Engine {
         query: &str,
     ) -> Result<(), JsValue> {
         self.gallery = None;
-        let mut pairs = crate::dream::recipe::pairs(query);
-        pairs.push(("layer".into(), layer.into()));
-        let (params, layer) = gallery::recipe_of(pairs)?;
+        let (params, layer) = gallery::recipe(layer, query)?;
         // Gallery::new checks each channel against the layer, as a recipe's would be.
         let channels: Vec<usize> = channels.into_iter().map(|c| c as usize).collect();
         self.gallery = Some(Gallery::new(

@@ -132,7 +132,7 @@ fn laplacian_normalisation_dreams_shapes_not_pixel_noise() {
 fn a_gallery_batch_renders_each_channel_as_if_alone() {
     let (model, device) = cpu();
     let layer: Blob = "inception_3b/output".parse().unwrap();
-    let params =
+    let (params, _) =
         deepdream::dream::gallery::recipe("inception_3b/output", "size=48&octaves=2&steps=3")
             .unwrap();
     let render = |channels: &[usize]| {

@@ -241,13 +241,18 @@ async function takeFile(file) {
   else dream();
 }
 
-// A dream from grey noise: what the chosen layer or channel wants to see.
-function takeNoise() {
+// Grey noise in the photo's place, for a dream of what a layer or channel wants to see.
+function useNoise() {
   photo = { noise: true, name: 'noise.png' };
   urls.forEach(URL.revokeObjectURL);
   urls = [];
   $('original').removeAttribute('src');
   setState(document.body.dataset.state);
+}
+
+// "Start from noise": the shown recipe, from noise (a photo's own options dropped).
+function takeNoise() {
+  useNoise();
   chooseRecipe(withChanges({ start: 'noise', 'max-size': null, 'keep-colors': null }));
 }
 
@@ -330,8 +335,7 @@ const handlers = {
       dream();
     } else if (!photo && !linkOpened && startOf(recipe) === 'noise' && state === 'ready') {
       // A link to a dream from noise needs no photo: it dreams as soon as the engine is up.
-      photo = { noise: true, name: 'noise.png' };
-      setState(state);
+      useNoise();
       dream();
     }
     linkOpened = true;

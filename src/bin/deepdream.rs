@@ -895,7 +895,7 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
     );
     // The gallery's default thumbnails: one batch of 8 channels, as the page renders them.
     let layer = Blob::CANONICAL;
-    let params = dream::gallery::recipe(&layer.name(), "").map_err(|e| e.to_string())?;
+    let (params, _) = dream::gallery::recipe(&layer.name(), "").map_err(|e| e.to_string())?;
     let channels: Vec<usize> = (0..8).collect();
     let median = time(preset_runs, || {
         let mut gallery =

@@ -230,11 +230,12 @@ impl Gallery {
 pub const DEFAULTS: [(&str, &str); 3] = [("start", "noise"), ("size", "128"), ("octaves", "3")];
 
 /// The recipe of a gallery of `layer`'s channels: [`DEFAULTS`], then `query`'s values (a
-/// smaller size, fewer steps), then the layer. The layer must be one layer, with no channel.
-pub fn recipe(layer: &str, query: &str) -> Result<DreamParams, Error> {
+/// smaller size, fewer steps), then the layer; and that layer, which must be one layer, with
+/// no channel.
+pub fn recipe(layer: &str, query: &str) -> Result<(DreamParams, Blob), Error> {
     let mut pairs = super::recipe::pairs(query);
     pairs.push(("layer".into(), layer.into()));
-    recipe_of(pairs).map(|(params, _)| params)
+    recipe_of(pairs)
 }
 
 /// A gallery's recipe from `key=value` pairs over [`DEFAULTS`], and the one layer it shows

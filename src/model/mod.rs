@@ -4,6 +4,7 @@ mod blob;
 mod conv;
 mod footprint;
 mod mirrored;
+mod pool;
 mod weights;
 
 pub use blob::{Blob, Branch, Part};
@@ -14,8 +15,8 @@ pub use weights::Labels;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
 
@@ -337,13 +338,7 @@ fn conv_relu(conv: &Conv, x: Tensor<4>, rec: &mut Recorder, pre: Blob) -> Option
 
 /// Caffe max pooling: ceil-mode output size, padding that never wins the max.
 fn caffe_max_pool(x: Tensor<4>, kernel: usize, stride: usize, pad: usize) -> Tensor<4> {
-    max_pool2d(
-        x,
-        MaxPoolOptions::new([kernel, kernel])
-            .with_stride([stride, stride])
-            .with_padding([pad, pad])
-            .with_ceil_mode(true),
-    )
+    pool::caffe_max_pool(x, kernel, stride, pad)
 }
 
 /// Cross-channel LRN, `x / (1 + alpha/size * sum of squares over `size` channels)^beta`.

@@ -1033,7 +1033,24 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Keeps freed memory in the process instead of handing it back to the system at once. A
+/// gradient step on the CPU allocates and frees tens of megabytes per layer; with glibc's
+/// defaults each came back as fresh pages, zeroed on first touch (a 512² step 286 against
+/// 260 ms, the CPU convolution's own path; 349 against 266 ms, flex's).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        // Blocks up to 32 MiB (glibc's largest threshold) from the heap, not their own mapping,
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        // the heap's free top kept rather than trimmed, and grown 256 MiB at a time.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -5,36 +5,38 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::mirrored::{conv_mirrored, mirror};
+use super::mirrored::{conv_mirrored, laid_out, mirror};
 
 /// How a device's convolutions run, forward and back to the input. Chosen per backend by
-/// measurement (README, "Speed"): no one path wins on every backend here. A step at 224², ms:
+/// measurement (README, "Speed"): no one path wins on every backend here. A step at 224², ms
+/// (flex: fastest of seven, the two paths in turn in one process; 512²: 256 against 243):
 ///
 /// | path | flex (CPU) | lavapipe | SwiftShader (native Vulkan, as in Chromium) |
 /// |---|---|---|---|
-/// | `Direct` | 68 | 1650 | 4650 |
+/// | `Direct` | 46.8 | 1650 | 4650 |
 /// | `Gemm` | – | 1030 | 10300 |
-/// | `Mirrored` | 84 | 1190 | 3480 |
+/// | `Mirrored` | 44.0 | 1190 | 3480 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvPath {
-    /// Burn's `conv2d`, and autodiff's gradient to the input. Flex's convolution is already a
-    /// blocked matrix product (the GEMM path measured 563 against 460 ms a step at 512²).
+    /// Burn's `conv2d`, and autodiff's gradient to the input.
     Direct,
     /// Each convolution as an im2col of plain tensor ops and one matrix product, so that both
     /// the forward pass and the gradient to the input use burn-cubecl's tiled matmul instead
     /// of its direct kernels (on lavapipe at 512²: 8.3 s direct, 4.1 s).
     Gemm,
-    /// Burn's `conv2d` forward, and for the gradient to the input the same forward kernel run
-    /// on the mirrored weights ([`super::mirrored`]) instead of burn-cubecl's direct
-    /// transposed-convolution kernel, which took 56 % of a step on SwiftShader; the strided
-    /// conv1 runs as a stride-1 convolution of its space-to-depth input.
+    /// A stride-1 forward convolution, and for the gradient to the input the same convolution
+    /// run on the mirrored weights ([`super::mirrored`]); the strided conv1 runs as a
+    /// stride-1 convolution of its space-to-depth input. On the GPU that is burn-cubecl's
+    /// direct kernel both ways, instead of its transposed-convolution kernel (56 % of a step
+    /// on SwiftShader); on flex, a convolution of our own, one matrix product per image both
+    /// ways, instead of flex's tiled one and its col2im.
     Mirrored,
 }
 
 impl ConvPath {
-    /// The faster measured path on `device`: the direct kernels on the CPU backend, matrix
-    /// products on native wgpu, mirrored direct kernels on WebGPU in the browser (where the
-    /// tiled matmul lost to the direct kernels for every kind of layer). Natively,
+    /// The faster measured path on `device`: mirrored on the CPU backend, matrix products on
+    /// native wgpu, mirrored direct kernels on WebGPU in the browser (where the tiled matmul
+    /// lost to the direct kernels for every kind of layer). Natively,
     /// `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it, to measure the paths on a new adapter.
     pub fn for_device(device: &Device) -> Self {
         #[cfg(not(target_family = "wasm"))]
@@ -45,9 +47,7 @@ impl ConvPath {
             Ok(other) => eprintln!("DEEPDREAM_CONV={other} ignored: not direct, gemm or mirrored"),
             Err(_) => {}
         }
-        if *device == Device::flex() {
-            ConvPath::Direct
-        } else if cfg!(target_family = "wasm") {
+        if *device == Device::flex() || cfg!(target_family = "wasm") {
             ConvPath::Mirrored
         } else {
             ConvPath::Gemm
@@ -123,7 +123,7 @@ impl Conv {
                 Prepared::Gemm(Box::new(matrix))
             }
             ConvPath::Mirrored => {
-                let weight = self.stride_one_weight();
+                let weight = laid_out(self.stride_one_weight());
                 Prepared::Mirrored(Box::new((weight.clone(), mirror(weight))))
             }
         };

@@ -12,10 +12,15 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use std::cell::RefCell;
+
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
+use burn_flex::FlexTensor;
 
 fn options(pad: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [pad, pad], [1, 1], 1)
@@ -35,12 +40,255 @@ pub trait MirroredConv: Backend {
         let _ = mirrored;
         Self::conv2d(x, weight, Some(bias), options(pad))
     }
+
+    /// `weight` laid out in memory as the convolution reads it, once at load rather than at
+    /// every call: flex's flips, swaps and permutes are views that its convolutions copy.
+    fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        weight
+    }
+}
+
+/// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`. Burn's
+/// `conv2d`, but flex's is our own.
+pub trait StrideOneConv: Backend {
+    fn conv_stride_one(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, bias, options(pad))
+    }
 }
 
 impl MirroredConv for Cube {}
-impl MirroredConv for Flex {}
+impl StrideOneConv for Cube {}
 
-impl<B: Backend + MirroredConv, C: CheckpointStrategy> MirroredConv for Autodiff<B, C> {
+impl MirroredConv for Flex {
+    fn conv_mirrored(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        _mirrored: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv_stride_one(x, weight, Some(bias), pad)
+    }
+
+    fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        weight.to_contiguous()
+    }
+}
+
+impl StrideOneConv for Flex {
+    /// One matrix product per image, [O, C·k·k] × [C·k·k, H·W] (an im2col of contiguous row
+    /// copies), written straight into NCHW. Flex's `conv2d` converts to NHWC and back and
+    /// writes each tile's result one channel plane apart per element, and its transposed
+    /// convolution scatters a col2im; those were a fifth of a CPU step at 512² (perf).
+    fn conv_stride_one(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        let [n, c, h, w] = x.shape().dims();
+        let [o, wc, kh, kw] = weight.shape().dims();
+        let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
+        let bias_f32s = bias.as_ref().is_none_or(|b| b.dtype() == DType::F32);
+        if !f32s || !bias_f32s || wc != c || h + 2 * pad < kh || w + 2 * pad < kw {
+            return <Self as ModuleOps<Self>>::conv2d(x, weight, bias, options(pad));
+        }
+        let [oh, ow] = [h + 2 * pad + 1 - kh, w + 2 * pad + 1 - kw];
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+        let mut out = vec![0f32; n * o * oh * ow];
+        if let Some(bias) = bias {
+            let bias = bias.to_contiguous();
+            for (plane, b) in out
+                .chunks_exact_mut(oh * ow)
+                .zip(bias.storage::<f32>().iter().cycle())
+            {
+                plane.fill(*b);
+            }
+        }
+        let shape = Im2col {
+            channels: c,
+            side: [h, w],
+            kernel: [kh, kw],
+            pad,
+            out: [oh, ow],
+        };
+        let xs = x.storage::<f32>();
+        for (x, out) in xs
+            .chunks_exact(c * h * w)
+            .zip(out.chunks_exact_mut(o * oh * ow))
+        {
+            shape.conv(x, weight.storage::<f32>(), out, MAX_COLUMNS);
+        }
+        FlexTensor::from_data(TensorData::new(out, [n, o, oh, ow]))
+    }
+}
+
+/// The geometry of one image's stride-1 convolution.
+struct Im2col {
+    channels: usize,
+    side: [usize; 2],
+    kernel: [usize; 2],
+    pad: usize,
+    out: [usize; 2],
+}
+
+thread_local! {
+    /// The patch matrix, kept between convolutions: a fresh one each time cost more in page
+    /// faults on first touch than the copying into it.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The most columns matrix one product reads, in floats (32 MB): larger images go in bands of
+/// output rows.
+const MAX_COLUMNS: usize = 1 << 23;
+
+impl Im2col {
+    /// Rows of the patch matrix: one per input channel and kernel tap.
+    fn depth(&self) -> usize {
+        self.channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// A 1×1 convolution without padding reads the image itself as its patch matrix.
+    fn pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.pad == 0
+    }
+
+    /// `out` ([O, OH·OW], holding the bias) += `weight` ([O, C·k·k]) × the patches of `x`
+    /// ([C, H, W]), in bands of output rows whose patch matrix holds at most `max_columns`.
+    fn conv(&self, x: &[f32], weight: &[f32], out: &mut [f32], max_columns: usize) {
+        let [oh, ow] = self.out;
+        let band = if self.pointwise() {
+            oh
+        } else {
+            (max_columns / (self.depth() * ow)).clamp(1, oh)
+        };
+        COLUMNS.with_borrow_mut(|columns| {
+            let needed = if self.pointwise() {
+                0
+            } else {
+                self.depth() * band * ow
+            };
+            if columns.len() < needed {
+                *columns = vec![0f32; needed];
+            }
+            for y0 in (0..oh).step_by(band) {
+                self.conv_band(x, weight, out, [y0, band.min(oh - y0)], columns);
+            }
+        });
+    }
+
+    /// Output rows `y0..y0 + rows` of [`Self::conv`].
+    fn conv_band(
+        &self,
+        x: &[f32],
+        weight: &[f32],
+        out: &mut [f32],
+        [y0, rows]: [usize; 2],
+        columns: &mut [f32],
+    ) {
+        let Im2col {
+            side: [h, w],
+            kernel,
+            pad,
+            out: [oh, ow],
+            ..
+        } = *self;
+        let (depth, cols) = (self.depth(), rows * ow);
+        let (rhs, rhs_rs) = if self.pointwise() {
+            (x, h * w)
+        } else {
+            let columns = &mut columns[..depth * cols];
+            fill_columns(x, [h, w], kernel, pad, [y0, rows, ow], columns);
+            (&*columns, cols)
+        };
+        // SAFETY: `out` holds O rows of OH·OW from column y0·OW on, `weight` O rows of
+        // `depth`, `rhs` `depth` rows of `cols` (`rhs_rs` apart), as the strides say.
+        unsafe {
+            gemm::gemm(
+                weight.len() / depth,
+                cols,
+                depth,
+                out.as_mut_ptr().add(y0 * ow),
+                1,
+                (oh * ow) as isize,
+                true,
+                weight.as_ptr(),
+                1,
+                depth as isize,
+                rhs.as_ptr(),
+                1,
+                rhs_rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(out.len() / (oh * ow) * cols * depth),
+            );
+        }
+    }
+}
+
+/// The patch matrix of output rows `y0..y0 + rows`: row (c, ky, kx) holds, for each output
+/// pixel, the input pixel under that kernel tap (zero in the padding).
+fn fill_columns(
+    x: &[f32],
+    [h, w]: [usize; 2],
+    [kh, kw]: [usize; 2],
+    pad: usize,
+    [y0, rows, ow]: [usize; 3],
+    columns: &mut [f32],
+) {
+    let fill = |(row, dst): (usize, &mut [f32])| {
+        let (c, ky, kx) = (row / (kh * kw), row / kw % kh, row % kw);
+        let plane = &x[c * h * w..][..h * w];
+        // Output columns whose tap lands inside the row: kx − pad + x in 0..w.
+        let first = pad.saturating_sub(kx);
+        let end = (w + pad).saturating_sub(kx).min(ow);
+        for (y, dst) in (y0..y0 + rows).zip(dst.chunks_exact_mut(ow)) {
+            match (y + ky).checked_sub(pad).filter(|&iy| iy < h) {
+                Some(iy) if first < end => {
+                    dst[..first].fill(0.0);
+                    let src = &plane[iy * w..][first + kx - pad..][..end - first];
+                    dst[first..end].copy_from_slice(src);
+                    dst[end..].fill(0.0);
+                }
+                _ => dst.fill(0.0),
+            }
+        }
+    };
+    let per_row = rows * ow;
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        columns
+            .par_chunks_exact_mut(per_row)
+            .enumerate()
+            .for_each(fill);
+    }
+    #[cfg(target_family = "wasm")]
+    columns.chunks_exact_mut(per_row).enumerate().for_each(fill);
+}
+
+/// Threads for a product of `flops` multiply-adds: all of them natively once it is big enough
+/// to share, none in the browser.
+fn parallelism(flops: usize) -> gemm::Parallelism {
+    #[cfg(not(target_family = "wasm"))]
+    if flops >= 1 << 20 {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = flops;
+    gemm::Parallelism::None
+}
+
+impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredConv
+    for Autodiff<B, C>
+{
     fn conv_mirrored(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -51,7 +299,7 @@ impl<B: Backend + MirroredConv, C: CheckpointStrategy> MirroredConv for Autodiff
         #[derive(Debug)]
         struct ToInput;
 
-        impl<B: Backend> Backward<B, 1> for ToInput {
+        impl<B: Backend + StrideOneConv> Backward<B, 1> for ToInput {
             /// The mirrored weights and the gradient's padding.
             type State = (FloatTensor<B>, usize);
 
@@ -65,7 +313,7 @@ impl<B: Backend + MirroredConv, C: CheckpointStrategy> MirroredConv for Autodiff
                 let grad = grads.consume::<B>(&ops.node);
                 let (mirrored, pad) = ops.state;
                 if let Some(node) = node_x {
-                    let to_x = B::conv2d(grad, mirrored, None, options(pad));
+                    let to_x = B::conv_stride_one(grad, mirrored, None, pad);
                     grads.register::<B>(node.id, to_x);
                 }
             }
@@ -76,11 +324,11 @@ impl<B: Backend + MirroredConv, C: CheckpointStrategy> MirroredConv for Autodiff
         let bias = Some(bias.into_primitive());
         match ToInput.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let y = B::conv2d(x.primitive().clone(), weight, bias, options(pad));
+                let y = B::conv_stride_one(x.primitive().clone(), weight, bias, pad);
                 prep.finish((mirrored.into_primitive(), kernel - 1 - pad), y)
             }
             OpsKind::UnTracked(prep) => {
-                prep.finish(B::conv2d(x.into_primitive(), weight, bias, options(pad)))
+                prep.finish(B::conv_stride_one(x.into_primitive(), weight, bias, pad))
             }
         }
     }
@@ -88,7 +336,12 @@ impl<B: Backend + MirroredConv, C: CheckpointStrategy> MirroredConv for Autodiff
 
 /// The weights [O, C, k, k] as the gradient's convolution reads them: [C, O, k, k], turned 180°.
 pub fn mirror(weight: Tensor<4>) -> Tensor<4> {
-    weight.swap_dims(0, 1).flip([2, 3])
+    laid_out(weight.swap_dims(0, 1).flip([2, 3]))
+}
+
+/// `weight` laid out in memory as the convolution reads it ([`MirroredConv::laid_out`]).
+pub fn laid_out(weight: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as MirroredConv>::laid_out(weight.into_dispatch()))
 }
 
 /// The stride-1 convolution of `x` ([N, C, H, W]) with `weight` ([O, C, k, k]), `bias` and
@@ -107,4 +360,49 @@ pub fn conv_mirrored(
         mirrored.into_dispatch(),
         pad,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::{Device, Distribution, Tolerance};
+
+    /// Flex's own convolution equals Burn's, whole and in bands of output rows (the way a
+    /// large image goes), for a padded kernel and a 1×1 one.
+    #[test]
+    fn the_patch_matrix_convolution_equals_burns_in_any_bands() {
+        let device = Device::flex();
+        for (kernel, pad) in [(3, 1), (5, 2), (1, 0), (2, 0)] {
+            let [c, h, w, o] = [5, 9, 7, 6];
+            let x = Tensor::<4>::random([1, c, h, w], Distribution::Default, &device);
+            let weight =
+                Tensor::<4>::random([o, c, kernel, kernel], Distribution::Default, &device);
+            let bias = Tensor::<1>::random([o], Distribution::Default, &device);
+            let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options(pad));
+            let [oh, ow] = [h + 2 * pad + 1 - kernel, w + 2 * pad + 1 - kernel];
+            let shape = Im2col {
+                channels: c,
+                side: [h, w],
+                kernel: [kernel; 2],
+                pad,
+                out: [oh, ow],
+            };
+            let values = |t: Tensor<4>| t.into_data().iter::<f32>().collect::<Vec<_>>();
+            let (x, weight) = (
+                values(x),
+                values(weight.reshape([1, o, c * kernel, kernel])),
+            );
+            let bias: Vec<f32> = bias.into_data().iter::<f32>().collect();
+            // Bands of one output row, of two, and the whole image.
+            for max_columns in [shape.depth() * ow, 2 * shape.depth() * ow, usize::MAX / 2] {
+                let mut out: Vec<f32> = bias.iter().flat_map(|b| [*b; 1].repeat(oh * ow)).collect();
+                shape.conv(&x, &weight, &mut out, max_columns);
+                TensorData::new(out, [1, o, oh, ow]).assert_approx_eq::<f32>(
+                    &expected.clone().into_data(),
+                    Tolerance::<f32>::rel_abs(1e-5, 1e-5),
+                );
+            }
+        }
+    }
 }

@@ -34,10 +34,11 @@ pub enum ConvPath {
 }
 
 impl ConvPath {
-    /// The faster measured path on `device`: mirrored on the CPU backend, matrix products on
-    /// native wgpu, mirrored direct kernels on WebGPU in the browser (where the tiled matmul
-    /// lost to the direct kernels for every kind of layer). Natively,
-    /// `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it, to measure the paths on a new adapter.
+    /// The faster measured path on `device`: mirrored on the CPU backend natively and flex's
+    /// own in the browser, matrix products on native wgpu, mirrored direct kernels on WebGPU in
+    /// the browser (where the tiled matmul lost to the direct kernels for every kind of layer).
+    /// Natively, `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it, to measure the paths on a
+    /// new adapter.
     pub fn for_device(device: &Device) -> Self {
         #[cfg(not(target_family = "wasm"))]
         match std::env::var("DEEPDREAM_CONV").as_deref() {
@@ -47,10 +48,13 @@ impl ConvPath {
             Ok(other) => eprintln!("DEEPDREAM_CONV={other} ignored: not direct, gemm or mirrored"),
             Err(_) => {}
         }
-        if *device == Device::flex() || cfg!(target_family = "wasm") {
-            ConvPath::Mirrored
-        } else {
-            ConvPath::Gemm
+        let wasm = cfg!(target_family = "wasm");
+        match (*device == Device::flex(), wasm) {
+            // In the browser flex has one thread, and its tiled convolution measured faster
+            // there (the page's CPU engine: 234 against 250 ms a step at 224²).
+            (true, true) => ConvPath::Direct,
+            (true, false) | (false, true) => ConvPath::Mirrored,
+            (false, false) => ConvPath::Gemm,
         }
     }
 }

@@ -167,18 +167,24 @@ impl Im2col {
         } else {
             (max_columns / (self.depth() * ow)).clamp(1, oh)
         };
-        COLUMNS.with_borrow_mut(|columns| {
-            let needed = if self.pointwise() {
-                0
-            } else {
-                self.depth() * band * ow
-            };
+        let needed = if self.pointwise() {
+            0
+        } else {
+            self.depth() * band * ow
+        };
+        let mut bands = |columns: &mut Vec<f32>| {
             if columns.len() < needed {
                 *columns = vec![0f32; needed];
             }
             for y0 in (0..oh).step_by(band) {
                 self.conv_band(x, weight, out, [y0, band.min(oh - y0)], columns);
             }
+        };
+        // A convolution started while this thread's buffer is in use (a rayon worker taking
+        // another job while it waits) gets a buffer of its own.
+        COLUMNS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut columns) => bands(&mut columns),
+            Err(_) => bands(&mut Vec::new()),
         });
     }
 

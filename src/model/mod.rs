@@ -22,6 +22,7 @@ use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
 
 use crate::Error;
 use conv::Conv;
+use pool::caffe_max_pool;
 
 /// Caffe's BVLC mean, in the network's BGR channel order.
 const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
@@ -334,11 +335,6 @@ impl Recorder {
 /// it); the value before it is kept as `pre` when asked. `None` once every asked blob is in.
 fn conv_relu(conv: &Conv, x: Tensor<4>, rec: &mut Recorder, pre: Blob) -> Option<Tensor<4>> {
     Some(relu(rec.keep(pre, conv.forward(x))?))
-}
-
-/// Caffe max pooling: ceil-mode output size, padding that never wins the max.
-fn caffe_max_pool(x: Tensor<4>, kernel: usize, stride: usize, pad: usize) -> Tensor<4> {
-    pool::caffe_max_pool(x, kernel, stride, pad)
 }
 
 /// Cross-channel LRN, `x / (1 + alpha/size * sum of squares over `size` channels)^beta`.

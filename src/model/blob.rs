@@ -360,7 +360,7 @@ impl Blob {
 }
 
 /// Convolution output size, `None` when the kernel does not fit.
-fn conv_out(n: usize, k: usize, s: usize, p: usize) -> Option<usize> {
+pub(crate) fn conv_out(n: usize, k: usize, s: usize, p: usize) -> Option<usize> {
     (n + 2 * p).checked_sub(k).map(|r| r / s + 1)
 }
 

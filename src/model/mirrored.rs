@@ -7,13 +7,13 @@
 //! turned 180°, padding `k − 1 − p` — so this op registers that as its backward. The dream
 //! never trains, so the weights get no gradient.
 
+use std::cell::RefCell;
+
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use std::cell::RefCell;
-
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
@@ -21,6 +21,8 @@ use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
+
+use super::blob::conv_out;
 
 fn options(pad: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [pad, pad], [1, 1], 1)
@@ -95,10 +97,11 @@ impl StrideOneConv for Flex {
         let [o, wc, kh, kw] = weight.shape().dims();
         let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
         let bias_f32s = bias.as_ref().is_none_or(|b| b.dtype() == DType::F32);
-        if !f32s || !bias_f32s || wc != c || h + 2 * pad < kh || w + 2 * pad < kw {
+        let ours = f32s && bias_f32s && wc == c;
+        let (true, Some(oh), Some(ow)) = (ours, conv_out(h, kh, 1, pad), conv_out(w, kw, 1, pad))
+        else {
             return <Self as ModuleOps<Self>>::conv2d(x, weight, bias, options(pad));
-        }
-        let [oh, ow] = [h + 2 * pad + 1 - kh, w + 2 * pad + 1 - kw];
+        };
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let mut out = vec![0f32; n * o * oh * ow];
         if let Some(bias) = bias {
@@ -386,7 +389,7 @@ mod tests {
                 Tensor::<4>::random([o, c, kernel, kernel], Distribution::Default, &device);
             let bias = Tensor::<1>::random([o], Distribution::Default, &device);
             let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options(pad));
-            let [oh, ow] = [h + 2 * pad + 1 - kernel, w + 2 * pad + 1 - kernel];
+            let [oh, ow] = [h, w].map(|side| conv_out(side, kernel, 1, pad).unwrap());
             let shape = Im2col {
                 channels: c,
                 side: [h, w],

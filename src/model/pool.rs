@@ -20,6 +20,8 @@ use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_exten
 use burn::tensor::{DType, IntDType, Tensor, TensorData};
 use burn_flex::FlexTensor;
 
+use super::blob::caffe_pool_out;
+
 /// A square window: its side, stride and padding.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -29,21 +31,6 @@ struct Window {
 }
 
 impl Window {
-    /// Caffe's output side: ceil mode, with the last window starting inside the padded input
-    /// (`side + 2·pad ≥ kernel`).
-    fn out_side(self, side: usize) -> usize {
-        let Window {
-            kernel,
-            stride,
-            pad,
-        } = self;
-        let mut out = (side + 2 * pad - kernel).div_ceil(stride) + 1;
-        if pad > 0 && (out - 1) * stride >= side + pad {
-            out -= 1;
-        }
-        out
-    }
-
     /// The outputs `o` whose window's offset `k` lands inside `0..side`.
     fn valid_outputs(self, k: usize, side: usize, outs: usize) -> std::ops::Range<usize> {
         let Window { stride, pad, .. } = self;
@@ -116,10 +103,10 @@ impl CaffeMaxPool for Flex {
             pad,
         };
         let [n, c, h, w] = x.shape().dims();
-        if h.min(w) + 2 * pad < kernel {
+        let out_side = |side| caffe_pool_out(side, kernel, stride, pad);
+        let (Some(oh), Some(ow)) = (out_side(h), out_side(w)) else {
             return burns::<Self>(x, kernel, stride, pad);
-        }
-        let [oh, ow] = [h, w].map(|side| window.out_side(side));
+        };
         let x = x.to_contiguous();
         if n * c * h * w * oh * ow == 0 {
             return burns::<Self>(x, kernel, stride, pad);

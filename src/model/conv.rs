@@ -8,14 +8,15 @@ use burn::tensor::{Device, Tensor};
 use super::mirrored::{conv_mirrored, laid_out, mirror};
 
 /// How a device's convolutions run, forward and back to the input. Chosen per backend by
-/// measurement (README, "Speed"): no one path wins on every backend here. A step at 224², ms
-/// (flex: fastest of seven, the two paths in turn in one process; 512²: 256 against 243):
+/// measurement (README, "Speed"). A step at 224², ms (flex: fastest of seven, the two paths in
+/// turn in one process; 512²: 256 against 243; wgpu: our tiled kernel on the mirrored path,
+/// burn-cubecl's direct kernel before it):
 ///
 /// | path | flex (CPU) | lavapipe | SwiftShader (native Vulkan, as in Chromium) |
 /// |---|---|---|---|
 /// | `Direct` | 46.8 | 1650 | 4650 |
 /// | `Gemm` | – | 1030 | 10300 |
-/// | `Mirrored` | 44.0 | 1190 | 3480 |
+/// | `Mirrored` | 44.0 | 590 (1145) | 1680 (3700) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvPath {
     /// Burn's `conv2d`, and autodiff's gradient to the input.
@@ -26,19 +27,18 @@ pub enum ConvPath {
     Gemm,
     /// A stride-1 forward convolution, and for the gradient to the input the same convolution
     /// run on the mirrored weights ([`super::mirrored`]); the strided conv1 runs as a
-    /// stride-1 convolution of its space-to-depth input. On the GPU that is burn-cubecl's
-    /// direct kernel both ways, instead of its transposed-convolution kernel (56 % of a step
-    /// on SwiftShader); on flex, a convolution of our own, one matrix product per image both
-    /// ways, instead of flex's tiled one and its col2im.
+    /// stride-1 convolution of its space-to-depth input. On the GPU that is a register-tiled
+    /// kernel of our own both ways ([`super::cube_conv`]), instead of burn-cubecl's direct and
+    /// transposed-convolution kernels; on flex, a convolution of our own, one matrix product
+    /// per image both ways, instead of flex's tiled one and its col2im.
     Mirrored,
 }
 
 impl ConvPath {
-    /// The faster measured path on `device`: mirrored on the CPU backend natively and flex's
-    /// own in the browser, matrix products on native wgpu, mirrored direct kernels on WebGPU in
-    /// the browser (where the tiled matmul lost to the direct kernels for every kind of layer).
-    /// Natively, `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it, to measure the paths on a
-    /// new adapter.
+    /// The faster measured path on `device`: flex's own in the browser, mirrored everywhere
+    /// else (on wgpu our tiled kernel beat the matrix products on both software adapters here,
+    /// lavapipe and SwiftShader). Natively, `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it,
+    /// to measure the paths on a new adapter.
     pub fn for_device(device: &Device) -> Self {
         #[cfg(not(target_family = "wasm"))]
         match std::env::var("DEEPDREAM_CONV").as_deref() {
@@ -48,13 +48,12 @@ impl ConvPath {
             Ok(other) => eprintln!("DEEPDREAM_CONV={other} ignored: not direct, gemm or mirrored"),
             Err(_) => {}
         }
-        let wasm = cfg!(target_family = "wasm");
-        match (*device == Device::flex(), wasm) {
-            // In the browser flex has one thread, and its tiled convolution measured faster
-            // there (the page's CPU engine: 234 against 250 ms a step at 224²).
-            (true, true) => ConvPath::Direct,
-            (true, false) | (false, true) => ConvPath::Mirrored,
-            (false, false) => ConvPath::Gemm,
+        // In the browser flex has one thread, and its tiled convolution measured faster there
+        // (the page's CPU engine: 234 against 250 ms a step at 224²).
+        if *device == Device::flex() && cfg!(target_family = "wasm") {
+            ConvPath::Direct
+        } else {
+            ConvPath::Mirrored
         }
     }
 }

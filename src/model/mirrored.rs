@@ -63,8 +63,24 @@ pub trait StrideOneConv: Backend {
     }
 }
 
-impl MirroredConv for Cube {}
-impl StrideOneConv for Cube {}
+impl MirroredConv for Cube {
+    fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cube_conv::laid_out(weight)
+    }
+}
+
+impl StrideOneConv for Cube {
+    /// Our register-tiled kernel ([`super::cube_conv`]) where it takes the shapes, else Burn's.
+    fn conv_stride_one(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        super::cube_conv::conv(&x, &weight, bias.as_ref(), pad)
+            .unwrap_or_else(|| Self::conv2d(x, weight, bias, options(pad)))
+    }
+}
 
 impl MirroredConv for Flex {
     fn conv_mirrored(

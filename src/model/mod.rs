@@ -2,6 +2,7 @@
 
 mod blob;
 mod conv;
+mod cube_conv;
 mod footprint;
 mod mirrored;
 mod pool;

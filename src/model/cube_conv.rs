@@ -3,9 +3,10 @@
 //! burn-cubecl's direct kernel gives each invocation one output vector (4 channels at one
 //! position), so for every 4 input channels it loads 1 input vector and 4 weight vectors for 16
 //! multiply-adds, and it sums each product's components one by one. Here an invocation computes
-//! a tile of `POSITIONS` neighbouring positions in a row × `8` output channels: for every 4
-//! input channels it loads `POSITIONS` input vectors and 8 weight vectors for `POSITIONS · 32`
-//! multiply-adds, each a vector multiply-add across output channels. Loads were what a step on
+//! a tile of `POSITIONS` neighbouring positions in a row × 8 output channels (4 where a layer's
+//! count is no multiple of 8): for every 4 input channels it loads `POSITIONS` input vectors and
+//! 8 weight vectors for `POSITIONS · 32` multiply-adds, each a vector multiply-add across output
+//! channels. Loads were what a step on
 //! SwiftShader spent its time on; on a real GPU the same register tiling is what direct
 //! kernels are built on.
 //!
@@ -170,6 +171,10 @@ pub fn conv(
     let has_bias = bias.is_some();
     // Unread when there is no bias; any f32 buffer will do.
     let bias = bias.unwrap_or_else(|| weight.clone());
+    // SAFETY: every read is in bounds: input rows outside the image are skipped, columns outside
+    // it are clamped to column 0 and masked to zero, weight and bias indices stay below
+    // k·k·C·O and O by construction; writes past the row's end and invocations past the last
+    // tile are skipped. The shapes and vector size are the ones checked above.
     unsafe {
         conv_tiled::launch_unchecked(
             &client,

@@ -59,10 +59,10 @@ function bigPhoto() {
   return path;
 }
 
-// SwiftShader is slow: ~9 s per 224² step at inception_4c, and ~40 s per megapixel even at
-// conv1 (its 7×7 convolution dominates). What this checks is memory, not the look: a full-size
-// photo goes through decode, tiles, previews and PNG in the browser, so it takes the cheapest
-// layer, 2 octaves × 1 step, and about 12 minutes here.
+// SwiftShader is slow: ~2 s per 224² step at inception_4c, and ~10 s per megapixel even at
+// conv1. What this checks is memory, not the look: a full-size photo goes through decode,
+// tiles, previews and PNG in the browser, so it takes the cheapest layer, 2 octaves × 1 step,
+// and about 3 minutes here.
 const BIG_RECIPE = process.env.BIG_RECIPE || 'layer=conv1/7x7_s2&octaves=2&steps=1&jitter=0';
 const BIG_TIMEOUT = 45 * 60_000;
 

@@ -50,17 +50,15 @@ pub trait MirroredConv: Backend {
     }
 }
 
-/// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`. Burn's
-/// `conv2d`, but flex's is our own.
+/// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`. Our own on each
+/// backend: on flex one matrix product per image, on CubeCL [`super::cube_conv`]'s kernel.
 pub trait StrideOneConv: Backend {
     fn conv_stride_one(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
         pad: usize,
-    ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, bias, options(pad))
-    }
+    ) -> FloatTensor<Self>;
 }
 
 impl MirroredConv for Cube {

@@ -92,7 +92,7 @@ impl Kind {
     }
 }
 
-/// What a dream starts from, for [`Option::applies`].
+/// What a dream starts from, for [`RecipeOption::applies`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applies {
     /// Every dream.

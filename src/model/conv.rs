@@ -26,9 +26,9 @@ pub enum ConvPath {
     /// of its direct kernels (on lavapipe at 512²: 8.3 s direct, 4.1 s).
     Gemm,
     /// A stride-1 forward convolution, and for the gradient to the input the same convolution
-    /// run on the mirrored weights ([`super::mirrored`]); the strided conv1 runs as a
+    /// run on the mirrored weights (`src/model/mirrored.rs`); the strided conv1 runs as a
     /// stride-1 convolution of its space-to-depth input. On the GPU that is a register-tiled
-    /// kernel of our own both ways ([`super::cube_conv`]), instead of burn-cubecl's direct and
+    /// kernel of our own both ways (`src/model/cube_conv.rs`), instead of burn-cubecl's direct and
     /// transposed-convolution kernels; on flex, a convolution of our own, one matrix product
     /// per image both ways, instead of flex's tiled one and its col2im.
     Mirrored,

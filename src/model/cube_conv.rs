@@ -123,11 +123,16 @@ fn conv_tiled<N: Size>(
     }
 }
 
-/// `weight` [O, C, k, k] stored as [k, k, C, O] (the kernel reads a vector of output channels
-/// per tap and input channel), still seen as [O, C, k, k] by everything else.
+/// `weight` [O, C, k, k] as the kernel reads it: [k, k, C, O] in memory, a vector of output
+/// channels per tap and input channel. No copy when [`laid_out`] already made it so.
+fn stored(weight: CubeTensor) -> CubeTensor {
+    into_contiguous(permute(weight, &[2, 3, 1, 0]))
+}
+
+/// `weight` [O, C, k, k] [`stored`] as the kernel reads it, still seen as [O, C, k, k] by
+/// everything else.
 pub fn laid_out(weight: CubeTensor) -> CubeTensor {
-    let stored = into_contiguous(permute(weight, &[2, 3, 1, 0]));
-    permute(stored, &[3, 2, 0, 1])
+    permute(stored(weight), &[3, 2, 0, 1])
 }
 
 /// The stride-1 convolution of `x` [N, C, H, W] with `weight` [O, C, k, k] and padding `pad`,
@@ -152,9 +157,8 @@ pub fn conv(
     let out_w = super::blob::conv_out(w, k, 1, pad)?;
     let (x, weight, bias) = (x.clone(), weight.clone(), bias.cloned());
 
-    // NHWC in memory; [k, k, C, O] in memory ([`laid_out`] made it so at load).
     let input = into_contiguous(permute_nchw_to_nhwc(x));
-    let weight = into_contiguous(permute(weight, &[2, 3, 1, 0]));
+    let weight = stored(weight);
     let bias = bias.map(into_contiguous);
     let client = input.client.clone();
     let output = empty_device_contiguous_dtype(

@@ -31,20 +31,20 @@ fn options(pad: usize) -> ConvOptions<2> {
 #[backend_extension(Cube: cfg(all()), Flex, Autodiff)]
 pub trait MirroredConv: Backend {
     /// `conv2d` with stride 1 and padding `pad`; `mirrored` is the weights as
-    /// [`mirror`] lays them out, for the gradient.
+    /// [`mirror`] lays them out, for the gradient. Without autodiff it is the backend's
+    /// [`StrideOneConv`] (the same kernel the tracked forward runs), and `mirrored` goes unread.
     fn conv_mirrored(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
-    ) -> FloatTensor<Self> {
-        let _ = mirrored;
-        Self::conv2d(x, weight, Some(bias), options(pad))
-    }
+    ) -> FloatTensor<Self>;
 
     /// `weight` laid out in memory as the convolution reads it, once at load rather than at
-    /// every call: flex's flips, swaps and permutes are views that its convolutions copy.
+    /// every call: flex's flips, swaps and permutes are views that its convolutions copy, and
+    /// our CubeCL kernel reads vectors of output channels. (Weights are laid out before they
+    /// meet autodiff, so its default keeps them as they are.)
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
         weight
     }
@@ -62,6 +62,16 @@ pub trait StrideOneConv: Backend {
 }
 
 impl MirroredConv for Cube {
+    fn conv_mirrored(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        _mirrored: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv_stride_one(x, weight, Some(bias), pad)
+    }
+
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
         super::cube_conv::laid_out(weight)
     }
@@ -419,7 +429,7 @@ mod tests {
             let bias: Vec<f32> = bias.into_data().iter::<f32>().collect();
             // Bands of one output row, of two, and the whole image.
             for max_columns in [shape.depth() * ow, 2 * shape.depth() * ow, usize::MAX / 2] {
-                let mut out: Vec<f32> = bias.iter().flat_map(|b| [*b; 1].repeat(oh * ow)).collect();
+                let mut out: Vec<f32> = bias.iter().flat_map(|b| vec![*b; oh * ow]).collect();
                 shape.conv(&x, &weight, &mut out, max_columns);
                 TensorData::new(out, [1, o, oh, ow]).assert_approx_eq::<f32>(
                     &expected.clone().into_data(),

@@ -3,11 +3,15 @@
 this machine and printed as one table with ratios (ours / peer; below 1 means we are faster).
 
 Natively: `deepdream bench` on the CPU (flex) and on wgpu, against PyTorch on the CPU with the same
-number of threads (bench/peers/torch_peer.py). In one headless Chromium: our page on WebGPU and on
+number of threads (bench/peers/torch_peer.py), and against PyTorch on CUDA where its PyTorch sees an
+NVIDIA GPU. In one headless Chromium: our page on WebGPU and on
 its CPU engine, against TensorFlow.js's webgpu and wasm backends (bench/peers/web.mjs). Every peer
 first checks its gradient against the JAX reference (relative L2 <= 1e-3), so the race is fair.
 
-    python3 bench/peers/table.py [--runs N] [--threads N] [--skip native-gpu,web,...] [--big]
+    python3 bench/peers/table.py [--runs N] [--gpu-runs N] [--threads N] [--skip native-gpu,web,...] [--big]
+
+DEEPDREAM_PEER_PYTHON names another Python for the PyTorch peer (one that already has torch, numpy
+and Pillow) instead of the venv that setup.sh makes.
 
 The tools' own lines go to stderr as they come; the table goes to stdout at the end.
 """
@@ -24,12 +28,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("DEEPDREAM_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "deepdream"))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(CACHE, "target"))
 CLI = os.environ.get("DEEPDREAM_CLI", os.path.join(TARGET, "release", "deepdream"))
-PYTHON = os.path.join(CACHE, "peers", "venv", "bin", "python")
+PYTHON = os.environ.get("DEEPDREAM_PEER_PYTHON") or os.path.join(CACHE, "peers", "venv", "bin", "python")
 
 STEP = "gradient step (inception_4c/output)"
 PRESET = "canonical preset (4 octaves x 10 steps)"
 ROWS = [(STEP, "224x224", "step 224²"), (STEP, "512x512", "step 512²"), (PRESET, "512x512", "canonical 512²")]
-PARTS = ["native-cpu", "native-gpu", "torch", "web"]
+PARTS = ["native-cpu", "native-gpu", "torch", "torch-cuda", "web"]
 
 
 def run(name, cmd):
@@ -87,6 +91,8 @@ def find(blocks, *words):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="timed runs per figure (after a warm-up)")
+    ap.add_argument("--gpu-runs", type=int, default=1,
+                    help="timed runs per figure on wgpu (1 by default: a software adapter is slow)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch's threads")
     ap.add_argument("--skip", default="", help=f"comma-separated parts to leave out: {', '.join(PARTS)}")
     ap.add_argument("--big", action="store_true", help="512² steps in the browser too (slow on SwiftShader)")
@@ -99,23 +105,33 @@ def main():
     if "native-cpu" not in skip:
         native |= run("ours, CPU", [CLI, "bench", "--cpu", "--runs", str(args.runs), "--sizes", sizes])
     if "native-gpu" not in skip:
-        native |= run("ours, wgpu", [CLI, "bench", "--gpu", "--runs", "1", "--sizes", sizes])
+        native |= run("ours, wgpu", [CLI, "bench", "--gpu", "--runs", str(args.gpu_runs), "--sizes", sizes])
     if "torch" not in skip:
         native |= run("PyTorch", [PYTHON, os.path.join(HERE, "torch_peer.py"), "--threads", str(args.threads),
                                   "--runs", str(args.runs)])
+    if "torch-cuda" not in skip:
+        has_cuda = subprocess.run([PYTHON, "-c", "import sys, torch; sys.exit(not torch.cuda.is_available())"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        if has_cuda:
+            native |= run("PyTorch, CUDA", [PYTHON, os.path.join(HERE, "torch_peer.py"), "--device", "cuda",
+                                            "--runs", str(args.runs)])
+        else:
+            print("## PyTorch, CUDA: this PyTorch sees no CUDA GPU, so that column is left out", file=sys.stderr)
     if "web" not in skip:
         web = run("browser", ["node", os.path.join(HERE, "web.mjs"), "--runs", str(max(1, min(args.runs, 3)))]
                   + (["--big"] if args.big else []))
 
     cpu_name, cpu = find(native, "flex")
     gpu_name, gpu = find(native, "wgpu")
-    torch_name, torch = find(native, "pytorch")
+    torch_name, torch = find(native, "pytorch", "cpu")
+    cuda_name, cuda = find(native, "pytorch", "cuda")
     print(f"# bench-peers, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.platform(terse=True)}")
     if native:
         table("Native (ms per gradient step to inception_4c/output and back; canonical preset on a 512² photo)",
-              [(f"ours, CPU ({cpu_name})", cpu), (f"ours, wgpu ({gpu_name})", gpu), (torch_name or "PyTorch", torch)],
-              [("ours CPU / PyTorch", cpu, torch)])
+              [(f"ours, CPU ({cpu_name})", cpu), (f"ours, wgpu ({gpu_name})", gpu), (torch_name or "PyTorch", torch)]
+              + ([(cuda_name, cuda)] if cuda else []),
+              [("ours CPU / PyTorch", cpu, torch)] + ([("ours wgpu / PyTorch CUDA", gpu, cuda)] if cuda else []))
     if web:
         ours_gpu = find(web, "ours", "webgpu")[1]
         ours_cpu = find(web, "ours", "cpu")[1]

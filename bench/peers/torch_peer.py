@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The native peer of `deepdream bench`: BVLC GoogLeNet and DeepDream in PyTorch (float32, NCHW),
-timed on the CPU, so the Rust engine's figures have a yardstick.
+timed on the CPU (or, with --device cuda, on an NVIDIA GPU), so the Rust engine's figures have a
+yardstick.
 
 Written for the benchmark from the caffejs weights, with Caffe's semantics as in
 tests/reference/reference.py, and checked against that reference's gradient before it times
 anything. Prints the same tab-separated lines as `deepdream bench`:
 
     bash bench/peers/setup.sh
-    ~/.cache/deepdream/peers/venv/bin/python bench/peers/torch_peer.py [--threads N] [--runs N]
+    ~/.cache/deepdream/peers/venv/bin/python bench/peers/torch_peer.py [--threads N] [--runs N] [--device cuda]
+
+On CUDA, TF32 is switched off so both sides compute in float32, and each timed call ends with a
+synchronisation, as `deepdream bench` waits for its result.
 """
 
 import argparse
@@ -92,7 +96,7 @@ class GoogLeNet(torch.nn.Module):
         return F.local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=1.0)
 
     def forward(self, rgb):
-        x = rgb.flip(1) - BGR_MEAN  # conv1 was trained on BGR, mean subtracted
+        x = rgb.flip(1) - BGR_MEAN.to(rgb.device)  # conv1 was trained on BGR, mean subtracted
         x = self.lrn(self.pool(self.conv(x, "conv1/7x7_s2", 2, 3), 3, 2))
         x = self.conv(self.conv(x, "conv2/3x3_reduce"), "conv2/3x3", 1, 1)
         x = self.pool(self.lrn(x), 3, 2)
@@ -106,6 +110,12 @@ class GoogLeNet(torch.nn.Module):
             if name == "inception_3b":
                 x = self.pool(x, 3, 2)  # pool3/3x3_s2
         return x
+
+
+def sync(t):
+    """Waits for the device's queue: a CUDA call returns before its kernels have run."""
+    if t.is_cuda:
+        torch.cuda.synchronize(t.device)
 
 
 def gradient(net, img):
@@ -123,6 +133,7 @@ def step(net, img, rng, jitter=32, step_size=1.5):
     with torch.no_grad():
         img += g * (step_size / (g.abs().mean() + 1e-7))
         img.clamp_(0.0, 255.0)
+    return img
 
 
 def resize(img, h, w):
@@ -152,12 +163,12 @@ def to_tensor(rgb):
     return torch.from_numpy(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1).copy())[None]
 
 
-def grad_check(net):
+def grad_check(net, device):
     """Relative L2 error of our gradient against the float64 JAX reference's, on 'square'."""
     fx = json.load(open(os.path.join(GOLDEN, "reference.json")))["fixtures"]["square"]
     top, left, h, w = fx["top"], fx["left"], fx["height"], fx["width"]
     rgb = np.asarray(Image.open(os.path.join(IMAGES, fx["photo"])).convert("RGB"))
-    g = gradient(net, to_tensor(rgb[top:top + h, left:left + w]))[0].double().numpy()
+    g = gradient(net, to_tensor(rgb[top:top + h, left:left + w]).to(device))[0].double().cpu().numpy()
     want = np.fromfile(os.path.join(GOLDEN, "grad-square.f32"), dtype="<f4").reshape(3, h, w)
     return float(np.linalg.norm(g - want) / np.linalg.norm(want))
 
@@ -178,14 +189,26 @@ def main():
     ap.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS, help="the caffejs directory")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = ap.parse_args()
     runs = max(1, args.runs)
     torch.set_num_threads(args.threads)
-    net = GoogLeNet(args.weights).eval()
-    print(f"backend\tPyTorch {torch.__version__}, CPU, {torch.get_num_threads()} threads", flush=True)
+    device = torch.device(args.device)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("--device cuda: this PyTorch sees no CUDA GPU")
+        # PyTorch lets cuDNN convolve in TF32 by default (10-bit mantissas); the engine is float32.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True  # cuDNN's autotuner, as a PyTorch user would set it
+        where = f"CUDA, {torch.cuda.get_device_name(device)}, float32 (no TF32)"
+    else:
+        where = f"CPU, {torch.get_num_threads()} threads"
+    net = GoogLeNet(args.weights).eval().to(device)
+    print(f"backend\tPyTorch {torch.__version__}, {where}", flush=True)
 
     # Time nothing unless this is the same network and objective as the engine's.
-    err = grad_check(net)
+    err = grad_check(net, device)
     print(f"gradient check\trel L2 {err:.2e}", flush=True)
     if not err <= 1e-3:
         sys.exit(f"gradient check failed: relative L2 error {err:.2e} > 1e-3")
@@ -193,14 +216,14 @@ def main():
     photo = Image.open(os.path.join(IMAGES, "coffee.png")).convert("RGB")
     rng = random.Random(0)
     for side in (224, 512):
-        rgb = to_tensor(photo.resize((side, side), Image.BILINEAR))
+        rgb = to_tensor(photo.resize((side, side), Image.BILINEAR)).to(device)
         # A fresh copy per run, as the Rust bench starts each run from the photo.
-        ms = median_ms(runs, lambda: step(net, rgb.clone(), rng))
+        ms = median_ms(runs, lambda: sync(step(net, rgb.clone(), rng)))
         print(f"gradient step (inception_4c/output)\t{side}x{side}\t{ms:.1f}\t{runs}", flush=True)
 
-    rgb = to_tensor(photo.resize((512, 512), Image.BILINEAR))
+    rgb = to_tensor(photo.resize((512, 512), Image.BILINEAR)).to(device)
     preset_runs = min(runs, 3)
-    ms = median_ms(preset_runs, lambda: dream(net, rgb.clone(), rng))
+    ms = median_ms(preset_runs, lambda: sync(dream(net, rgb.clone(), rng)))
     print(f"canonical preset (4 octaves x 10 steps)\t512x512\t{ms:.1f}\t{preset_runs}")
 
 

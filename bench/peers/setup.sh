@@ -3,6 +3,12 @@
 #   ${DEEPDREAM_CACHE:-~/.cache/deepdream}/peers/venv, with the packages in requirements.txt.
 # Idempotent: when the venv already holds this requirements.txt and imports, it prints nothing.
 set -euo pipefail
+# DEEPDREAM_PEER_PYTHON: a Python that already has the packages (say, a machine's own PyTorch).
+if [[ -n "${DEEPDREAM_PEER_PYTHON:-}" ]]; then
+  "$DEEPDREAM_PEER_PYTHON" -c 'import torch, numpy, PIL' ||
+    { echo "DEEPDREAM_PEER_PYTHON=$DEEPDREAM_PEER_PYTHON cannot import torch, numpy and PIL" >&2; exit 1; }
+  exit 0
+fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${DEEPDREAM_CACHE:-$HOME/.cache/deepdream}/peers/venv"
 req="$here/requirements.txt"

@@ -1,6 +1,7 @@
 //! GoogLeNet's convolutions, and the two ways a device runs them.
 
 use burn::module::{Module, Param};
+use burn::tensor::activation;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
@@ -158,6 +159,18 @@ impl Conv {
 
     /// The convolution of `x` ([N, C, H, W]), before its ReLU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.run(x, false)
+    }
+
+    /// The convolution of `x` through its ReLU: on the mirrored path one op both ways (the
+    /// ReLU's forward and backward inside the convolution), on the others Burn's `relu` after
+    /// [`Self::forward`].
+    pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
+        self.run(x, true)
+    }
+
+    fn run(&self, x: Tensor<4>, relu: bool) -> Tensor<4> {
+        let then_relu = |y: Tensor<4>| if relu { activation::relu(y) } else { y };
         let [n, _, h, w] = x.dims();
         let (kernel, s, pad) = (self.weight.dims()[2], self.stride, self.pad);
         let [oh, ow] = [h, w].map(|side| (side + 2 * pad - kernel) / s + 1);
@@ -165,16 +178,17 @@ impl Conv {
         let folded = kernel.div_ceil(s);
         let stride_one = |x| space_to_depth(x, s, pad, [oh + folded - 1, ow + folded - 1]);
         match &self.prepared {
-            Prepared::Direct => conv2d(
+            Prepared::Direct => then_relu(conv2d(
                 x,
                 self.weight.val(),
                 Some(self.bias.val()),
                 ConvOptions::new([s, s], [pad, pad], [1, 1], 1),
-            ),
+            )),
             Prepared::Mirrored(weights) => {
                 let (weight, mirrored) = weights.as_ref();
                 let (x, pad) = if s == 1 { (x, pad) } else { (stride_one(x), 0) };
-                conv_mirrored(x, weight.clone(), self.bias.val(), mirrored.clone(), pad)
+                let bias = self.bias.val();
+                conv_mirrored(x, weight.clone(), bias, mirrored.clone(), pad, relu)
             }
             Prepared::Gemm(matrix) => {
                 let cols = if s == 1 {
@@ -183,8 +197,10 @@ impl Conv {
                     im2col(stride_one(x), folded, 0, [oh, ow])
                 };
                 let o = self.out_channels();
-                (matrix.as_ref().clone().matmul(cols) + self.bias.val().reshape([1, o, 1]))
-                    .reshape([n, o, oh, ow])
+                then_relu(
+                    (matrix.as_ref().clone().matmul(cols) + self.bias.val().reshape([1, o, 1]))
+                        .reshape([n, o, oh, ow]),
+                )
             }
         }
     }
@@ -242,7 +258,9 @@ mod tests {
     use burn::tensor::{Distribution, Tolerance};
 
     /// The three paths agree on values and on the gradient to the input, for every kind of kernel
-    /// in GoogLeNet (the strided one through space-to-depth), on odd and even sizes.
+    /// in GoogLeNet (the strided one through space-to-depth), on odd and even sizes, with and
+    /// without the ReLU that follows each (the mirrored path takes it inside its op, backward
+    /// too). Weights of both signs, so that the ReLU clamps.
     #[test]
     fn every_path_equals_the_direct_convolution() {
         let device = Device::flex();
@@ -251,23 +269,31 @@ mod tests {
             .into_iter()
             .flat_map(|k| [(k, [13, 11]), (k, [12, 16])])
         {
-            let weight = Tensor::random([6, 4, kernel, kernel], Distribution::Default, &device);
-            let bias = Tensor::random([6], Distribution::Default, &device);
+            let signed = Distribution::Uniform(-1.0, 1.0);
+            let weight = Tensor::random([6, 4, kernel, kernel], signed, &device);
+            let bias = Tensor::random([6], signed, &device);
             let mut conv = Conv::from_tensors(weight, bias, stride, pad);
             let x = Tensor::<4>::random([2, 4, h, w], Distribution::Default, &device);
-            let run = |conv: &Conv| {
+            let run = |conv: &Conv, relu: bool| {
                 let x = x.clone().autodiff().require_grad();
-                let y = conv.forward(x.clone());
+                let y = if relu {
+                    conv.forward_relu(x.clone())
+                } else {
+                    conv.forward(x.clone())
+                };
                 let grads = (y.clone() * y.clone()).sum().backward();
                 (y.detach(), x.grad(&grads).unwrap())
             };
-            conv.prepare(ConvPath::Direct);
-            let (y_direct, g_direct) = run(&conv);
-            for path in [ConvPath::Gemm, ConvPath::Mirrored] {
+            for (path, relu) in [ConvPath::Gemm, ConvPath::Mirrored]
+                .into_iter()
+                .flat_map(|path| [(path, false), (path, true)])
+            {
+                conv.prepare(ConvPath::Direct);
+                let (y_direct, g_direct) = run(&conv, relu);
                 conv.prepare(path);
                 assert!(!matches!(conv.prepared, Prepared::Direct));
-                let (y, g) = run(&conv);
-                let case = format!("{path:?}: {kernel}x{kernel}/{stride} on {h}x{w}");
+                let (y, g) = run(&conv, relu);
+                let case = format!("{path:?}, ReLU {relu}: {kernel}x{kernel}/{stride} on {h}x{w}");
                 assert_eq!(y_direct.dims(), y.dims(), "{case}");
                 let tolerance = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
                 y.into_data()

@@ -6,6 +6,11 @@
 //! output's gradient with the weights mirrored — input and output channels swapped, the kernel
 //! turned 180°, padding `k − 1 − p` — so this op registers that as its backward. The dream
 //! never trains, so the weights get no gradient.
+//!
+//! The op can take the ReLU after the convolution too: then the convolution clamps its output
+//! as it writes it, and the backward runs ReLU's backward on the output it kept before the
+//! mirrored convolution (on the GPU two kernels fewer per layer and step, Burn's ReLU being a
+//! comparison and a masked fill).
 
 use std::cell::RefCell;
 
@@ -14,7 +19,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
@@ -30,15 +35,17 @@ fn options(pad: usize) -> ConvOptions<2> {
 
 #[backend_extension(Cube: cfg(all()), Flex, Autodiff)]
 pub trait MirroredConv: Backend {
-    /// `conv2d` with stride 1 and padding `pad`; `mirrored` is the weights as
-    /// [`mirror`] lays them out, for the gradient. Without autodiff it is the backend's
-    /// [`StrideOneConv`] (the same kernel the tracked forward runs), and `mirrored` goes unread.
+    /// `conv2d` with stride 1 and padding `pad`, then a ReLU if `relu`; `mirrored` is the
+    /// weights as [`mirror`] lays them out, for the gradient. Without autodiff it is the
+    /// backend's [`StrideOneConv`] (the same kernel the tracked forward runs), and `mirrored`
+    /// goes unread.
     fn conv_mirrored(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
     /// `weight` laid out in memory as the convolution reads it, once at load rather than at
@@ -50,14 +57,16 @@ pub trait MirroredConv: Backend {
     }
 }
 
-/// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`. Our own on each
-/// backend: on flex one matrix product per image, on CubeCL [`super::cube_conv`]'s kernel.
+/// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`, the output
+/// through a ReLU if `relu`. Our own on each backend: on flex one matrix product per image, on
+/// CubeCL [`super::cube_conv`]'s kernel.
 pub trait StrideOneConv: Backend {
     fn conv_stride_one(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -68,8 +77,9 @@ impl MirroredConv for Cube {
         bias: FloatTensor<Self>,
         _mirrored: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, Some(bias), pad)
+        Self::conv_stride_one(x, weight, Some(bias), pad, relu)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -84,10 +94,23 @@ impl StrideOneConv for Cube {
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        super::cube_conv::conv(&x, &weight, bias.as_ref(), pad)
-            .unwrap_or_else(|| Self::conv2d(x, weight, bias, options(pad)))
+        super::cube_conv::conv(&x, &weight, bias.as_ref(), pad, relu)
+            .unwrap_or_else(|| burns::<Self>(x, weight, bias, pad, relu))
     }
+}
+
+/// [`StrideOneConv`] from Burn's own ops: its `conv2d`, then its `relu` if asked.
+fn burns<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
+    pad: usize,
+    relu: bool,
+) -> FloatTensor<B> {
+    let y = B::conv2d(x, weight, bias, options(pad));
+    if relu { B::relu(y) } else { y }
 }
 
 impl MirroredConv for Flex {
@@ -97,8 +120,9 @@ impl MirroredConv for Flex {
         bias: FloatTensor<Self>,
         _mirrored: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, Some(bias), pad)
+        Self::conv_stride_one(x, weight, Some(bias), pad, relu)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -116,6 +140,7 @@ impl StrideOneConv for Flex {
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let [n, c, h, w] = x.shape().dims();
         let [o, wc, kh, kw] = weight.shape().dims();
@@ -124,7 +149,7 @@ impl StrideOneConv for Flex {
         let ours = f32s && bias_f32s && wc == c;
         let (true, Some(oh), Some(ow)) = (ours, conv_out(h, kh, 1, pad), conv_out(w, kw, 1, pad))
         else {
-            return <Self as ModuleOps<Self>>::conv2d(x, weight, bias, options(pad));
+            return burns::<Self>(x, weight, bias, pad, relu);
         };
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let mut out = vec![0f32; n * o * oh * ow];
@@ -151,7 +176,9 @@ impl StrideOneConv for Flex {
         {
             shape.conv(x, weight.storage::<f32>(), out, MAX_COLUMNS);
         }
-        FlexTensor::from_data(TensorData::new(out, [n, o, oh, ow]))
+        let y = FlexTensor::from_data(TensorData::new(out, [n, o, oh, ow]));
+        // Flex's own ReLU: a clamp of ours over `out` measured no faster.
+        if relu { Self::relu(y) } else { y }
     }
 }
 
@@ -328,13 +355,15 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
         bias: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct ToInput;
 
         impl<B: Backend + StrideOneConv> Backward<B, 1> for ToInput {
-            /// The mirrored weights and the gradient's padding.
-            type State = (FloatTensor<B>, usize);
+            /// The mirrored weights, the gradient's padding, and the output when a ReLU was
+            /// taken (its backward reads it).
+            type State = (FloatTensor<B>, usize, Option<FloatTensor<B>>);
 
             fn backward(
                 self,
@@ -344,9 +373,13 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
             ) {
                 let [node_x] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
-                let (mirrored, pad) = ops.state;
+                let (mirrored, pad, gate) = ops.state;
                 if let Some(node) = node_x {
-                    let to_x = B::conv_stride_one(grad, mirrored, None, pad);
+                    let grad = match gate {
+                        Some(y) => B::relu_backward(y, grad),
+                        None => grad,
+                    };
+                    let to_x = B::conv_stride_one(grad, mirrored, None, pad, false);
                     grads.register::<B>(node.id, to_x);
                 }
             }
@@ -357,12 +390,17 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
         let bias = Some(bias.into_primitive());
         match ToInput.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let y = B::conv_stride_one(x.primitive().clone(), weight, bias, pad);
-                prep.finish((mirrored.into_primitive(), kernel - 1 - pad), y)
+                let y = B::conv_stride_one(x.primitive().clone(), weight, bias, pad, relu);
+                let gate = relu.then(|| y.clone());
+                prep.finish((mirrored.into_primitive(), kernel - 1 - pad, gate), y)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::conv_stride_one(x.into_primitive(), weight, bias, pad))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_stride_one(
+                x.into_primitive(),
+                weight,
+                bias,
+                pad,
+                relu,
+            )),
         }
     }
 }
@@ -378,13 +416,15 @@ pub fn laid_out(weight: Tensor<4>) -> Tensor<4> {
 }
 
 /// The stride-1 convolution of `x` ([N, C, H, W]) with `weight` ([O, C, k, k]), `bias` and
-/// `pad`, whose gradient to `x` is a convolution with `mirrored` (= [`mirror`] of `weight`).
+/// `pad`, then a ReLU if `relu`, whose gradient to `x` is a convolution with `mirrored`
+/// (= [`mirror`] of `weight`).
 pub fn conv_mirrored(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Tensor<1>,
     mirrored: Tensor<4>,
     pad: usize,
+    relu: bool,
 ) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as MirroredConv>::conv_mirrored(
         x.into_dispatch(),
@@ -392,6 +432,7 @@ pub fn conv_mirrored(
         bias.into_dispatch(),
         mirrored.into_dispatch(),
         pad,
+        relu,
     ))
 }
 

@@ -124,15 +124,18 @@ impl Inception {
     fn forward(&self, module: usize, x: Tensor<4>, rec: &mut Recorder) -> Option<Tensor<4>> {
         let at = |part| Blob::Inception { module, part };
         let pre = |branch| at(Part::PreRelu(branch));
-        let merged = self.merged.conv.forward(x.clone());
         let before = [Branch::Conv1x1, Branch::Reduce3x3, Branch::Reduce5x5].map(pre);
         // The pre-ReLU views only when asked for: a dream of a photo never pays for them.
-        if before.iter().any(|b| rec.wants(*b)) {
+        let merged = if before.iter().any(|b| rec.wants(*b)) {
+            let merged = self.merged.conv.forward(x.clone());
             for (blob, value) in before.into_iter().zip(self.merged.split(merged.clone())) {
                 rec.keep(blob, value)?;
             }
-        }
-        let [b1, r3, r5] = self.merged.split(relu(merged));
+            relu(merged)
+        } else {
+            self.merged.conv.forward_relu(x.clone())
+        };
+        let [b1, r3, r5] = self.merged.split(merged);
         let b1 = rec.keep(at(Part::Conv1x1), b1)?;
         let r3 = rec.keep(at(Part::Reduce3x3), r3)?;
         let b3 = conv_relu(&self.conv_3x3, r3, rec, pre(Branch::Conv3x3))?;
@@ -333,9 +336,14 @@ impl Recorder {
 }
 
 /// Every convolution in GoogLeNet is followed by a ReLU (in place in Caffe, so the blob holds
-/// it); the value before it is kept as `pre` when asked. `None` once every asked blob is in.
+/// it); the value before it is kept as `pre` when asked, else the two run as one op. `None`
+/// once every asked blob is in.
 fn conv_relu(conv: &Conv, x: Tensor<4>, rec: &mut Recorder, pre: Blob) -> Option<Tensor<4>> {
-    Some(relu(rec.keep(pre, conv.forward(x))?))
+    if rec.wants(pre) {
+        Some(relu(rec.keep(pre, conv.forward(x))?))
+    } else {
+        Some(conv.forward_relu(x))
+    }
 }
 
 /// Cross-channel LRN, `x / (1 + alpha/size * sum of squares over `size` channels)^beta`.

@@ -162,9 +162,9 @@ impl Conv {
         self.run(x, false)
     }
 
-    /// The convolution of `x` through its ReLU: on the mirrored path one op both ways (the
-    /// ReLU's forward and backward inside the convolution), on the others Burn's `relu` after
-    /// [`Self::forward`].
+    /// The convolution of `x` through its ReLU: on the mirrored path one op both ways (the ReLU
+    /// applied as the convolution writes its output, its backward inside the op's), on the
+    /// others Burn's `relu` after [`Self::forward`].
     pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
         self.run(x, true)
     }

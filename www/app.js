@@ -256,8 +256,12 @@ function takeNoise() {
   chooseRecipe(withChanges({ start: 'noise', 'max-size': null, 'keep-colors': null }));
 }
 
+// 100 s reads "1 min 40 s", not "2 min"; past ten minutes the minutes are enough.
 function seconds(s) {
-  return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+  const t = Math.round(s);
+  if (t < 60) return `${t} s`;
+  if (t < 600) return t % 60 ? `${Math.floor(t / 60)} min ${t % 60} s` : `${t / 60} min`;
+  return `${Math.round(t / 60)} min`;
 }
 
 // After the engine died mid-dream: the last preview on the canvas becomes the PNG download.

@@ -135,6 +135,64 @@ fn conv_tiled<N: Size>(
     }
 }
 
+/// ReLU's backward, `grad` zeroed where the ReLU's output `y` is ≤ 0, on NHWC buffers: one
+/// kernel where Burn's is two (a comparison into a mask, then a masked fill).
+#[cube(launch_unchecked)]
+fn relu_gate<N: Size>(
+    y: &Tensor<Vector<f32, N>>,
+    grad: &Tensor<Vector<f32, N>>,
+    output: &mut Tensor<Vector<f32, N>>,
+) {
+    let vectors =
+        output.shape(0) * output.shape(1) * output.shape(2) * output.shape(3) / y.vector_size();
+    if ABSOLUTE_POS >= vectors {
+        terminate!();
+    }
+    let zero = Vector::new(0.0);
+    output[ABSOLUTE_POS] = select_many(y[ABSOLUTE_POS].less_equal(&zero), zero, grad[ABSOLUTE_POS]);
+}
+
+/// ReLU's backward (`grad` where `y` > 0, else 0) for [N, C, H, W] tensors, written NHWC as
+/// the convolution that takes it next reads it; `None` unless both are f32 of one shape with
+/// channels in whole vectors.
+pub fn relu_backward(y: &CubeTensor, grad: &CubeTensor) -> Option<CubeTensor> {
+    let dims = y.meta.shape().dims::<4>();
+    let fits = y.dtype == DType::F32
+        && grad.dtype == DType::F32
+        && grad.meta.shape().dims::<4>() == dims
+        && dims[1] % VECTOR == 0;
+    if !fits {
+        return None;
+    }
+    let [n, c, h, w] = dims;
+    let y = into_contiguous(permute_nchw_to_nhwc(y.clone()));
+    let grad = into_contiguous(permute_nchw_to_nhwc(grad.clone()));
+    let client = y.client.clone();
+    let output = empty_device_contiguous_dtype(
+        client.clone(),
+        y.device.clone(),
+        [n, h, w, c].into(),
+        DType::F32,
+    );
+    let units = n * h * w * c / VECTOR;
+    let cube_dim = CubeDim::new(&client, units);
+    let cube_count = calculate_cube_count_elemwise(&client, units, cube_dim);
+    // SAFETY: the three buffers are contiguous [N, H, W, C] with C in whole vectors, and
+    // invocations past the last vector stop.
+    unsafe {
+        relu_gate::launch_unchecked(
+            &client,
+            cube_count,
+            cube_dim,
+            VECTOR,
+            y.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+        )
+    };
+    Some(permute_nhwc_to_nchw(output))
+}
+
 /// `weight` [O, C, k, k] as the kernel reads it: [k, k, C, O] in memory, a vector of output
 /// channels per tap and input channel. No copy when [`laid_out`] already made it so.
 fn stored(weight: CubeTensor) -> CubeTensor {
@@ -229,6 +287,13 @@ mod tests {
         }
     }
 
+    /// One wgpu device for the tests here: two set up at once in one process collide.
+    fn gpu() -> burn::tensor::Device {
+        static GPU: std::sync::OnceLock<burn::tensor::Device> = std::sync::OnceLock::new();
+        GPU.get_or_init(|| crate::device::gpu().expect("a wgpu adapter").device)
+            .clone()
+    }
+
     fn data(t: CubeTensor) -> TensorData {
         pollster::block_on(Cube::float_into_data(t)).expect("reading back")
     }
@@ -240,7 +305,7 @@ mod tests {
     /// It refuses what it cannot take (channels not in whole vectors) rather than computing it.
     #[test]
     fn the_tiled_kernel_equals_burns_convolution() {
-        let device = crate::device::gpu().expect("a wgpu adapter").device;
+        let device = gpu();
         // Values of both signs, so that the ReLU clamps.
         let random = |shape: [usize; 4]| {
             Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device)
@@ -268,5 +333,27 @@ mod tests {
         }
         let three = cube(random([1, 3, 8, 8]));
         assert!(conv(&three, &cube(random([8, 3, 3, 3])), None, 1, false).is_none());
+    }
+
+    /// Our ReLU backward equals Burn's, on a `y` that the convolution wrote (NHWC underneath) and
+    /// a plain NCHW gradient, with a partial last tile; shapes it cannot take are refused.
+    #[test]
+    fn the_relu_gate_equals_burns_relu_backward() {
+        let device = gpu();
+        let random = |shape: [usize; 4]| {
+            cube(Tensor::<4>::random(
+                shape,
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            ))
+        };
+        let [x, weight] = [random([2, 8, 5, 7]), random([12, 8, 3, 3])];
+        let y = conv(&x, &weight, None, 1, true).expect("taken");
+        let grad = random([2, 12, 5, 7]);
+        let expected = data(Cube::relu_backward(y.clone(), grad.clone()));
+        let ours = relu_backward(&y, &grad).expect("taken");
+        data(ours).assert_approx_eq::<f32>(&expected, Tolerance::<f32>::rel_abs(0.0, 0.0));
+        let (odd, odd_grad) = (random([1, 6, 4, 4]), random([1, 6, 4, 4]));
+        assert!(relu_backward(&odd, &odd_grad).is_none());
     }
 }

@@ -68,6 +68,11 @@ pub trait StrideOneConv: Backend {
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self>;
+
+    /// ReLU's backward: `grad` where the ReLU's output `y` is > 0, else 0.
+    fn relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ActivationOps<Self>>::relu_backward(y, grad)
+    }
 }
 
 impl MirroredConv for Cube {
@@ -98,6 +103,12 @@ impl StrideOneConv for Cube {
     ) -> FloatTensor<Self> {
         super::cube_conv::conv(&x, &weight, bias.as_ref(), pad, relu)
             .unwrap_or_else(|| burns::<Self>(x, weight, bias, pad, relu))
+    }
+
+    /// One kernel of ours, written as the next convolution reads it, else Burn's two.
+    fn relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::cube_conv::relu_backward(&y, &grad)
+            .unwrap_or_else(|| <Self as ActivationOps<Self>>::relu_backward(y, grad))
     }
 }
 
@@ -376,7 +387,7 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
                 let (mirrored, pad, gate) = ops.state;
                 if let Some(node) = node_x {
                     let grad = match gate {
-                        Some(y) => B::relu_backward(y, grad),
+                        Some(y) => <B as StrideOneConv>::relu_backward(y, grad),
                         None => grad,
                     };
                     let to_x = B::conv_stride_one(grad, mirrored, None, pad, false);

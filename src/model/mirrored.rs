@@ -107,8 +107,11 @@ impl StrideOneConv for Cube {
 
     /// One kernel of ours, written as the next convolution reads it, else Burn's two.
     fn relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        super::cube_conv::relu_backward(&y, &grad)
-            .unwrap_or_else(|| <Self as ActivationOps<Self>>::relu_backward(y, grad))
+        if super::cube_conv::takes_relu_backward(&y, &grad) {
+            super::cube_conv::relu_backward(&y, grad)
+        } else {
+            <Self as ActivationOps<Self>>::relu_backward(y, grad)
+        }
     }
 }
 

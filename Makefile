@@ -123,6 +123,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --locked --lib --features fusion -- -D warnings
 
 ## bench: median gradient-step times at 224/512/1024 px and the canonical preset at 512 px
 bench: setup weights

@@ -21,24 +21,39 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
+use burn_cubecl::CubeBackend;
 use burn_flex::FlexTensor;
 
 use super::blob::conv_out;
+
+/// The output's shape of a stride-1 convolution of `x` by `weight` with padding `pad`.
+#[cfg(feature = "fusion")]
+fn stride_one_out(
+    x: &burn::tensor::Shape,
+    weight: &burn::tensor::Shape,
+    pad: &usize,
+) -> burn::tensor::Shape {
+    let side = |i: usize| conv_out(x[i], weight[i], 1, *pad).unwrap_or(0);
+    burn::tensor::Shape::from([x[0], weight[0], side(2), side(3)])
+}
 
 fn options(pad: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [pad, pad], [1, 1], 1)
 }
 
-#[backend_extension(Cube: cfg(all()), Flex, Autodiff)]
+/// With Burn's fusion (the `fusion` feature) each method is also a lazy custom operation of
+/// `Fusion<CubeBackend>`, run by [`CubeBackend`]'s implementation when the stream executes.
+#[backend_extension(Cube: cfg(all()), Flex, Autodiff, Fusion: cfg(feature = "fusion"))]
 pub trait MirroredConv: Backend {
     /// `conv2d` with stride 1 and padding `pad`, then a ReLU if `relu`; `mirrored` is the
     /// weights as [`mirror`] lays them out, for the gradient. Without autodiff it is the
     /// backend's [`StrideOneConv`] (the same kernel the tracked forward runs), and `mirrored`
     /// goes unread.
+    #[fusion(dtype = x, shape = stride_one_out(x, weight, pad))]
     fn conv_mirrored(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -52,6 +67,7 @@ pub trait MirroredConv: Backend {
     /// every call: flex's flips, swaps and permutes are views that its convolutions copy, and
     /// our CubeCL kernel reads vectors of output channels. (Weights are laid out before they
     /// meet autodiff, so its default keeps them as they are.)
+    #[fusion(dtype = weight, shape = weight)]
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
         weight
     }
@@ -59,23 +75,37 @@ pub trait MirroredConv: Backend {
 
 /// The convolution both ways of [`MirroredConv`] run: stride 1, padding `pad`, the output
 /// through a ReLU if `relu`. Our own on each backend: on flex one matrix product per image, on
-/// CubeCL [`super::cube_conv`]'s kernel.
+/// CubeCL [`super::cube_conv`]'s kernel. (An extension so that fusion can wrap it; autodiff
+/// reaches it directly, never through `Dispatch`.)
+#[backend_extension(Cube: cfg(all()), Flex, Fusion: cfg(feature = "fusion"))]
 pub trait StrideOneConv: Backend {
+    #[fusion(dtype = x, shape = stride_one_out(x, weight, pad))]
     fn conv_stride_one(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        bias: Option<FloatTensor<Self>>,
+        bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self>;
 
+    /// The gradient's convolution: `grad` by the `mirrored` weights with padding `pad`, no
+    /// bias and no ReLU. (A method of its own because an extension cannot take an optional
+    /// tensor.)
+    #[fusion(dtype = grad, shape = stride_one_out(grad, mirrored, pad))]
+    fn conv_to_input(
+        grad: FloatTensor<Self>,
+        mirrored: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self>;
+
     /// ReLU's backward: `grad` where the ReLU's output `y` is > 0, else 0.
+    #[fusion(dtype = grad, shape = grad)]
     fn relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         <Self as ActivationOps<Self>>::relu_backward(y, grad)
     }
 }
 
-impl MirroredConv for Cube {
+impl MirroredConv for CubeBackend {
     fn conv_mirrored(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -84,7 +114,7 @@ impl MirroredConv for Cube {
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, Some(bias), pad, relu)
+        Self::conv_stride_one(x, weight, bias, pad, relu)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -92,17 +122,23 @@ impl MirroredConv for Cube {
     }
 }
 
-impl StrideOneConv for Cube {
-    /// Our register-tiled kernel ([`super::cube_conv`]) where it takes the shapes, else Burn's.
+impl StrideOneConv for CubeBackend {
     fn conv_stride_one(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        bias: Option<FloatTensor<Self>>,
+        bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self> {
-        super::cube_conv::conv(&x, &weight, bias.as_ref(), pad, relu)
-            .unwrap_or_else(|| burns::<Self>(x, weight, bias, pad, relu))
+        cube_conv(x, weight, Some(bias), pad, relu)
+    }
+
+    fn conv_to_input(
+        grad: FloatTensor<Self>,
+        mirrored: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        cube_conv(grad, mirrored, None, pad, false)
     }
 
     /// One kernel of ours, written as the next convolution reads it, else Burn's two.
@@ -113,6 +149,18 @@ impl StrideOneConv for Cube {
             <Self as ActivationOps<Self>>::relu_backward(y, grad)
         }
     }
+}
+
+/// Our register-tiled kernel ([`super::cube_conv`]) where it takes the shapes, else Burn's.
+fn cube_conv(
+    x: FloatTensor<CubeBackend>,
+    weight: FloatTensor<CubeBackend>,
+    bias: Option<FloatTensor<CubeBackend>>,
+    pad: usize,
+    relu: bool,
+) -> FloatTensor<CubeBackend> {
+    super::cube_conv::conv(&x, &weight, bias.as_ref(), pad, relu)
+        .unwrap_or_else(|| burns::<CubeBackend>(x, weight, bias, pad, relu))
 }
 
 /// [`StrideOneConv`] from Burn's own ops: its `conv2d`, then its `relu` if asked.
@@ -136,7 +184,7 @@ impl MirroredConv for Flex {
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, Some(bias), pad, relu)
+        Self::conv_stride_one(x, weight, bias, pad, relu)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -145,55 +193,73 @@ impl MirroredConv for Flex {
 }
 
 impl StrideOneConv for Flex {
-    /// One matrix product per image, [O, C·k·k] × [C·k·k, H·W] (an im2col of contiguous row
-    /// copies), written straight into NCHW. Flex's `conv2d` converts to NHWC and back and
-    /// writes each tile's result one channel plane apart per element, and its transposed
-    /// convolution scatters a col2im; those were a fifth of a CPU step at 512² (perf).
     fn conv_stride_one(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        bias: Option<FloatTensor<Self>>,
+        bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let [n, c, h, w] = x.shape().dims();
-        let [o, wc, kh, kw] = weight.shape().dims();
-        let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-        let bias_f32s = bias.as_ref().is_none_or(|b| b.dtype() == DType::F32);
-        let ours = f32s && bias_f32s && wc == c;
-        let (true, Some(oh), Some(ow)) = (ours, conv_out(h, kh, 1, pad), conv_out(w, kw, 1, pad))
-        else {
-            return burns::<Self>(x, weight, bias, pad, relu);
-        };
-        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-        let mut out = vec![0f32; n * o * oh * ow];
-        if let Some(bias) = bias {
-            let bias = bias.to_contiguous();
-            for (plane, b) in out
-                .chunks_exact_mut(oh * ow)
-                .zip(bias.storage::<f32>().iter().cycle())
-            {
-                plane.fill(*b);
-            }
-        }
-        let shape = Im2col {
-            channels: c,
-            side: [h, w],
-            kernel: [kh, kw],
-            pad,
-            out: [oh, ow],
-        };
-        let xs = x.storage::<f32>();
-        for (x, out) in xs
-            .chunks_exact(c * h * w)
-            .zip(out.chunks_exact_mut(o * oh * ow))
-        {
-            shape.conv(x, weight.storage::<f32>(), out, MAX_COLUMNS);
-        }
-        let y = FlexTensor::from_data(TensorData::new(out, [n, o, oh, ow]));
-        // Flex's own ReLU: a clamp of ours over `out` measured no faster.
-        if relu { Self::relu(y) } else { y }
+        flex_conv(x, weight, Some(bias), pad, relu)
     }
+
+    fn conv_to_input(
+        grad: FloatTensor<Self>,
+        mirrored: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        flex_conv(grad, mirrored, None, pad, false)
+    }
+}
+
+/// One matrix product per image, [O, C·k·k] × [C·k·k, H·W] (an im2col of contiguous row
+/// copies), written straight into NCHW. Flex's `conv2d` converts to NHWC and back and writes
+/// each tile's result one channel plane apart per element, and its transposed convolution
+/// scatters a col2im; those were a fifth of a CPU step at 512² (perf).
+fn flex_conv(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    pad: usize,
+    relu: bool,
+) -> FlexTensor {
+    let [n, c, h, w] = x.shape().dims();
+    let [o, wc, kh, kw] = weight.shape().dims();
+    let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
+    let bias_f32s = bias.as_ref().is_none_or(|b| b.dtype() == DType::F32);
+    let ours = f32s && bias_f32s && wc == c;
+    let (true, Some(oh), Some(ow)) = (ours, conv_out(h, kh, 1, pad), conv_out(w, kw, 1, pad))
+    else {
+        return burns::<Flex>(x, weight, bias, pad, relu);
+    };
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let mut out = vec![0f32; n * o * oh * ow];
+    if let Some(bias) = bias {
+        let bias = bias.to_contiguous();
+        for (plane, b) in out
+            .chunks_exact_mut(oh * ow)
+            .zip(bias.storage::<f32>().iter().cycle())
+        {
+            plane.fill(*b);
+        }
+    }
+    let shape = Im2col {
+        channels: c,
+        side: [h, w],
+        kernel: [kh, kw],
+        pad,
+        out: [oh, ow],
+    };
+    let xs = x.storage::<f32>();
+    for (x, out) in xs
+        .chunks_exact(c * h * w)
+        .zip(out.chunks_exact_mut(o * oh * ow))
+    {
+        shape.conv(x, weight.storage::<f32>(), out, MAX_COLUMNS);
+    }
+    let y = FlexTensor::from_data(TensorData::new(out, [n, o, oh, ow]));
+    // Flex's own ReLU: a clamp of ours over `out` measured no faster.
+    if relu { Flex::relu(y) } else { y }
 }
 
 /// The geometry of one image's stride-1 convolution.
@@ -393,7 +459,7 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
                         Some(y) => <B as StrideOneConv>::relu_backward(y, grad),
                         None => grad,
                     };
-                    let to_x = B::conv_stride_one(grad, mirrored, None, pad, false);
+                    let to_x = B::conv_to_input(grad, mirrored, pad);
                     grads.register::<B>(node.id, to_x);
                 }
             }
@@ -401,7 +467,7 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
 
         let kernel = weight.primitive().shape()[2];
         let weight = weight.into_primitive();
-        let bias = Some(bias.into_primitive());
+        let bias = bias.into_primitive();
         match ToInput.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::conv_stride_one(x.primitive().clone(), weight, bias, pad, relu);

@@ -16,8 +16,9 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, IntDType, Tensor, TensorData};
+use burn_cubecl::CubeBackend;
 use burn_flex::FlexTensor;
 
 use super::blob::caffe_pool_out;
@@ -42,9 +43,10 @@ impl Window {
     }
 }
 
-#[backend_extension(Cube: cfg(all()), Flex, Autodiff)]
+#[backend_extension(Cube: cfg(all()), Flex, Autodiff, Fusion: cfg(feature = "fusion"))]
 pub trait CaffeMaxPool: Backend {
     /// Max pooling of `x` ([N, C, H, W]) with a `kernel`² window, `stride` and `pad`, ceil mode.
+    #[fusion(default)]
     fn caffe_max_pool(
         x: FloatTensor<Self>,
         kernel: usize,
@@ -56,6 +58,7 @@ pub trait CaffeMaxPool: Backend {
 
     /// The pooling and each output's argmax, as an index into its [H, W] plane (the indices
     /// `max_pool2d_with_indices_backward` reads).
+    #[fusion(default)]
     fn caffe_max_pool_with_indices(
         x: FloatTensor<Self>,
         kernel: usize,
@@ -85,7 +88,7 @@ fn burns<B: Backend>(
     (pooled.output, pooled.indices)
 }
 
-impl CaffeMaxPool for Cube {}
+impl CaffeMaxPool for CubeBackend {}
 
 impl CaffeMaxPool for Flex {
     fn caffe_max_pool_with_indices(

@@ -99,6 +99,14 @@ pub fn gpu() -> Result<Gpu, crate::Error> {
     Ok(Gpu::new(device, setup))
 }
 
+/// One wgpu device for all of a test run's tests: two set up at once in one process collide.
+#[cfg(all(test, not(target_family = "wasm")))]
+pub(crate) fn test_gpu() -> Device {
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| gpu().expect("a wgpu adapter").device)
+        .clone()
+}
+
 /// The GPU device through the browser's WebGPU, or the reason there is none.
 pub async fn gpu_async() -> Result<Gpu, crate::Error> {
     let (device, setup) = Device::wgpu_options()

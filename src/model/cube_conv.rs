@@ -288,13 +288,6 @@ mod tests {
         }
     }
 
-    /// One wgpu device for the tests here: two set up at once in one process collide.
-    fn gpu() -> burn::tensor::Device {
-        static GPU: std::sync::OnceLock<burn::tensor::Device> = std::sync::OnceLock::new();
-        GPU.get_or_init(|| crate::device::gpu().expect("a wgpu adapter").device)
-            .clone()
-    }
-
     fn data(t: CubeTensor) -> TensorData {
         pollster::block_on(Cube::float_into_data(t)).expect("reading back")
     }
@@ -306,7 +299,7 @@ mod tests {
     /// It refuses what it cannot take (channels not in whole vectors) rather than computing it.
     #[test]
     fn the_tiled_kernel_equals_burns_convolution() {
-        let device = gpu();
+        let device = crate::device::test_gpu();
         // Values of both signs, so that the ReLU clamps.
         let random = |shape: [usize; 4]| {
             Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device)
@@ -341,7 +334,7 @@ mod tests {
     /// shared one is left as it was. Shapes it cannot take are refused.
     #[test]
     fn the_relu_gate_equals_burns_relu_backward() {
-        let device = gpu();
+        let device = crate::device::test_gpu();
         let random = |shape: [usize; 4]| {
             cube(Tensor::<4>::random(
                 shape,

@@ -6,6 +6,7 @@ mod cube_conv;
 mod footprint;
 mod mirrored;
 mod pool;
+mod power;
 mod weights;
 
 pub use blob::{Blob, Branch, Part};
@@ -24,6 +25,7 @@ use deepdream_weights::{CLASSES, INCEPTIONS, InceptionSpec};
 use crate::Error;
 use conv::Conv;
 use pool::caffe_max_pool;
+use power::three_quarters;
 
 /// Caffe's BVLC mean, in the network's BGR channel order.
 const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
@@ -385,10 +387,9 @@ fn lrn_by(x: Tensor<4>, by_matrix: bool) -> Tensor<4> {
         .reshape([n, c, h * w])
     }
     .reshape([n, c, h, w]);
-    // alpha/size * sum == alpha * mean over the window.
-    x / (window_mean * LRN_ALPHA)
-        .add_scalar(1.0)
-        .powf_scalar(LRN_BETA)
+    // alpha/size * sum == alpha * mean over the window; the base is at least 1.
+    const { assert!(LRN_BETA == 0.75, "three_quarters is the power") };
+    x / three_quarters((window_mean * LRN_ALPHA).add_scalar(1.0))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
@@ -451,17 +451,14 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
                 let (mirrored, pad, gate) = ops.state;
-                if let Some(node) = node_x {
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
                     let grad = match gate {
                         Some(y) => <B as StrideOneConv>::relu_backward(y, grad),
                         None => grad,
                     };
-                    let to_x = B::conv_to_input(grad, mirrored, pad);
-                    grads.register::<B>(node.id, to_x);
-                }
+                    B::conv_to_input(grad, mirrored, pad)
+                });
             }
         }
 

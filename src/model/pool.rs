@@ -14,7 +14,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, IntDType, Tensor, TensorData};
@@ -241,11 +241,9 @@ impl<B: Backend + CaffeMaxPool, C: CheckpointStrategy> CaffeMaxPool for Autodiff
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
                 let (x, indices, [kernel, stride, pad]) = ops.state;
-                if let Some(node) = node_x {
-                    let to_x = B::max_pool2d_with_indices_backward(
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::max_pool2d_with_indices_backward(
                         x,
                         [kernel; 2],
                         [stride; 2],
@@ -254,9 +252,9 @@ impl<B: Backend + CaffeMaxPool, C: CheckpointStrategy> CaffeMaxPool for Autodiff
                         true,
                         grad,
                         indices,
-                    );
-                    grads.register::<B>(node.id, to_x.x_grad);
-                }
+                    )
+                    .x_grad
+                });
             }
         }
 

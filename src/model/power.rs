@@ -9,7 +9,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
@@ -124,12 +124,10 @@ impl<B: Backend + ThreeQuarters, C: CheckpointStrategy> ThreeQuarters for Autodi
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
                 let (x, y) = ops.state;
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::three_quarters_backward(x, y, grad));
-                }
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::three_quarters_backward(x, y, grad)
+                });
             }
         }
 

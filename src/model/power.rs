@@ -54,7 +54,7 @@ impl ThreeQuarters for Flex {
         let shape = x.shape();
         let x = x.to_contiguous();
         let mut out = x.storage::<f32>().to_vec();
-        in_chunks(&mut out, |chunk| {
+        in_chunks(&mut out, |_, chunk| {
             for v in chunk {
                 let root = v.sqrt();
                 *v = root * root.sqrt();
@@ -76,21 +76,12 @@ impl ThreeQuarters for Flex {
         let (x, y, grad) = (x.to_contiguous(), y.to_contiguous(), grad.to_contiguous());
         let (x, y) = (x.storage::<f32>(), y.storage::<f32>());
         let mut out = grad.storage::<f32>().to_vec();
-        let quotients = |out: &mut [f32], x: &[f32], y: &[f32]| {
-            for ((g, x), y) in out.iter_mut().zip(x).zip(y) {
+        in_chunks(&mut out, |start, chunk| {
+            let (x, y) = (&x[start..], &y[start..]);
+            for ((g, x), y) in chunk.iter_mut().zip(x).zip(y) {
                 *g *= 0.75 * y / x;
             }
-        };
-        #[cfg(not(target_family = "wasm"))]
-        {
-            use rayon::prelude::*;
-            out.par_chunks_mut(CHUNK)
-                .zip(x.par_chunks(CHUNK))
-                .zip(y.par_chunks(CHUNK))
-                .for_each(|((out, x), y)| quotients(out, x, y));
-        }
-        #[cfg(target_family = "wasm")]
-        quotients(&mut out, x, y);
+        });
         FlexTensor::from_data(TensorData::new(out, shape))
     }
 }
@@ -99,14 +90,19 @@ impl ThreeQuarters for Flex {
 #[cfg(not(target_family = "wasm"))]
 const CHUNK: usize = 1 << 15;
 
-fn in_chunks(values: &mut [f32], work: impl Fn(&mut [f32]) + Send + Sync) {
+/// `work(start, chunk)` over `values` in chunks, `start` being the chunk's first index: in
+/// parallel natively, in one piece in the browser.
+fn in_chunks(values: &mut [f32], work: impl Fn(usize, &mut [f32]) + Send + Sync) {
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
-        values.par_chunks_mut(CHUNK).for_each(work);
+        values
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, chunk)| work(i * CHUNK, chunk));
     }
     #[cfg(target_family = "wasm")]
-    work(values);
+    work(0, values);
 }
 
 impl<B: Backend + ThreeQuarters, C: CheckpointStrategy> ThreeQuarters for Autodiff<B, C> {
@@ -160,10 +156,12 @@ mod tests {
     fn three_quarters_equals_burns_power_forward_and_back() {
         for device in [Device::flex(), crate::device::test_gpu()] {
             let device = device.autodiff();
-            let x = Tensor::<4>::random([2, 3, 17, 5], Distribution::Uniform(0.5, 9.0), &device)
-                .require_grad();
+            // More elements than one native chunk holds, so the chunks' offsets are checked.
+            let shape = [2, 3, 170, 70];
+            let x =
+                Tensor::<4>::random(shape, Distribution::Uniform(0.5, 9.0), &device).require_grad();
             // Distinct weights per element, so a wrong gradient anywhere shows.
-            let weights = Tensor::<4>::random([2, 3, 17, 5], Distribution::Default, &device);
+            let weights = Tensor::<4>::random(shape, Distribution::Default, &device);
             let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
                 let y = f(x.clone());
                 let grads = (y.clone() * weights.clone()).sum().backward();

@@ -25,7 +25,6 @@ let options = []; // the engine's recipe table (its rows the page shows)
 let movie = null;
 let canVideo = null; // whether this browser has a video encoder (WebCodecs), set once below
 let pending = false; // a photo waits for the engine and its recipe
-let recipeKnown = false; // the engine has answered the recipe since it (re)started
 let linkOpened = false; // the link's own recipe has been answered once
 let restart = false; // the user changed the recipe: dream the photo again with it
 let started = 0;
@@ -77,7 +76,9 @@ function noteUser(message) {
 
 function startWorker(gpu) {
   if (worker) worker.terminate();
-  recipeKnown = false;
+  // `data-recipe="known"`: the engine has answered the recipe since it (re)started, so the form
+  // shows the link's recipe (the tests wait for it too).
+  delete document.body.dataset.recipe;
   worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = (event) => handlers[event.data.type](event.data);
   worker.onerror = (event) => failed(`The engine could not start: ${event.message}`);
@@ -199,7 +200,7 @@ function chooseRecipe(candidate) {
 
 function dream() {
   if (!photo) return;
-  if (!worker || document.body.dataset.state === 'loading' || !recipeKnown) {
+  if (!worker || document.body.dataset.state === 'loading' || document.body.dataset.recipe !== 'known') {
     pending = true; // starts once an engine is ready and has the recipe
     return;
   }
@@ -328,7 +329,7 @@ const handlers = {
     query = recipe;
     history.replaceState(null, '', `?${recipe}`);
     fillForm(recipe);
-    recipeKnown = true;
+    document.body.dataset.recipe = 'known';
     const state = document.body.dataset.state;
     if (restart) {
       restart = false;

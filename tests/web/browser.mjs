@@ -42,7 +42,7 @@ export function launch() {
   });
 }
 
-/** A fresh context on `base?query`, ready: `{ page, context, foreign }` (requests off the site). */
+/** A fresh context on `base?query`, ready and with the link's recipe in the form: `{ page, context, foreign }` (requests off the site). */
 export async function open(browser, base, query, options = {}) {
   const context = await browser.newContext({ acceptDownloads: true, ...options });
   const page = await context.newPage();
@@ -56,6 +56,8 @@ export async function open(browser, base, query, options = {}) {
   });
   await page.goto(`${base}?${query}`);
   await state(page, 'ready');
+  // The engine checks the link's recipe after 'ready'; the form shows it once it has.
+  await page.waitForFunction(() => document.body.dataset.recipe === 'known', null, { timeout: LONG, polling: 100 });
   return { page, context, foreign };
 }
 

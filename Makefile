@@ -16,7 +16,7 @@ WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 DEEPDREAM := DEEPDREAM_WEIGHTS=$(WEIGHTS) $(CARGO_TARGET_DIR)/release/deepdream
 
-.PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers clean
+.PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers bench-gpu bench-gpu-pack clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -29,7 +29,7 @@ setup: .setup-native.stamp
 	@touch $@
 
 ## setup-web: the wasm target, wasm-bindgen-cli at Cargo.lock's version, Node packages (wasm-opt, Playwright,
-## mediabunny), Debian's Chromium, and ffmpeg's ffprobe (the page tests read the animations' videos with it)
+## mediabunny, Dawn's webgpu), Debian's Chromium, and ffmpeg's ffprobe (the page tests read the animations' videos with it)
 setup-web: .setup-web.stamp $(WASM_BINDGEN)
 .setup-web.stamp: package.json package-lock.json
 	rustup target add wasm32-unknown-unknown
@@ -109,7 +109,8 @@ test-rust: setup weights
 	cargo test --release --locked --workspace
 
 ## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader), compared with the CLI
-WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs tests/web/motion.test.mjs
+WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs tests/web/motion.test.mjs \
+	tests/web/dawn.test.mjs
 test-web: dist setup
 	$(CARGO_RELEASE) --bin deepdream
 	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 $(WEB_TESTS)
@@ -143,6 +144,20 @@ bench-peers: cli dist
 	bash bench/peers/setup.sh
 	npm ci --prefix bench/peers --no-audit --no-fund --silent
 	python3 bench/peers/table.py $(PEERS_ARGS)
+
+## bench-gpu: ours natively and as the page (its wasm on Dawn, Chrome's WebGPU, in Node: no browser)
+## against TF.js webgpu on the same Dawn and PyTorch on CUDA, one table (bench/gpu/bench.py).
+## GPU_ARGS: --runs N, --quick (224² steps only), --big (12 MP dreams), --skip native,page,tfjs,torch.
+## Without a GPU the Dawn parts run on Chromium's SwiftShader (make setup-web installs it).
+bench-gpu: cli wasm
+	npm ci --prefix bench/peers --no-audit --no-fund --silent
+	python3 bench/gpu/bench.py $(GPU_ARGS)
+
+## bench-gpu-pack: what bench-gpu takes, in bench/gpu/pack (under 64 MiB), for a GPU machine with no
+## network or checkout: run bench/gpu/pack/run.sh there. PACK_ARGS=--node: Node too, in bench/gpu/pack-node.
+bench-gpu-pack: cli wasm
+	npm ci --prefix bench/peers --no-audit --no-fund --silent
+	bash bench/gpu/pack.sh $(PACK_ARGS)
 
 clean:
 	rm -rf $(WEIGHTS) weights/*.sha256 www/pkg .setup-native.stamp .setup-web.stamp

@@ -77,9 +77,12 @@ pub struct Gpu {
 impl Gpu {
     fn new(device: Device, setup: burn::tensor::wgpu::WgpuSetup) -> Gpu {
         let info = setup.adapter.get_info();
+        // In the browser wgpu reports the adapter's `isFallbackAdapter` as a CPU device.
+        let software = info.device_type == wgpu::DeviceType::Cpu;
+        crate::model::found_gpu(software);
         Gpu {
             device,
-            software: info.device_type == wgpu::DeviceType::Cpu,
+            software,
             adapter: info.name,
             limits: Limits::of_wgpu(&setup.device.limits()),
         }
@@ -114,4 +117,27 @@ pub async fn gpu_async() -> Result<Gpu, crate::Error> {
         .await
         .map_err(no_adapter)?;
     Ok(Gpu::new(device, setup))
+}
+
+/// The kernels issued to the GPU (each one dispatch) on every CubeCL device of the process while
+/// `f` runs, by name, most first: what a step costs in launches, apart from its arithmetic.
+pub fn dispatches<T>(f: impl FnOnce() -> T) -> (T, Vec<(&'static str, usize)>) {
+    use burn_cubecl::cubecl::logging::{LaunchObservation, LaunchObserver};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Count(Mutex<HashMap<&'static str, usize>>);
+    impl LaunchObserver for Count {
+        fn launched(&self, kernel: &'static str) {
+            *self.0.lock().unwrap().entry(kernel).or_default() += 1;
+        }
+    }
+    let count = Arc::new(Count::default());
+    let watching = LaunchObservation::new(count.clone());
+    let value = f();
+    drop(watching);
+    let mut kernels: Vec<_> = count.0.lock().unwrap().drain().collect();
+    kernels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    (value, kernels)
 }

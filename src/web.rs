@@ -14,7 +14,7 @@ use crate::device::{self, Limits};
 use crate::dream::gallery::{self, Gallery};
 use crate::dream::recipe::{Applies, Kind, OPTIONS};
 use crate::dream::{DreamParams, Progress};
-use crate::model::{Blob, GoogLeNet};
+use crate::model::{Blob, ConvPath, GoogLeNet};
 use crate::session::Session;
 
 impl From<Error> for JsValue {
@@ -250,6 +250,25 @@ pub struct Engine {
     gallery: Option<Gallery>,
 }
 
+/// Makes engines created from now on run their convolutions as `path` (`mirrored`: the register
+/// kernel, `workgroup`: the workgroup-tiled one, `direct`, `gemm`) whatever the adapter, for
+/// benchmarks and tests; an error for another name or once a path is fixed.
+#[wasm_bindgen]
+pub fn force_convolutions(path: &str) -> Result<(), JsValue> {
+    let path = ConvPath::named(path).ok_or_else(|| {
+        JsValue::from_str(&format!(
+            "no convolution path {path:?}: direct, gemm, mirrored or workgroup"
+        ))
+    })?;
+    if crate::model::force(path) {
+        Ok(())
+    } else {
+        Err(JsValue::from_str(
+            "the convolution path is already fixed for this engine",
+        ))
+    }
+}
+
 #[wasm_bindgen]
 impl Engine {
     /// Checks `weights` against `sha256`, sets up WebGPU (or the CPU when `gpu` is false) and
@@ -279,7 +298,9 @@ impl Engine {
     }
 
     /// What the device allows and holds, for the page's diagnostics and benchmarks:
-    /// `{maxBuffer, passBudget, tile, deviceMemory}` (tile and memory once a dream has begun).
+    /// `{maxBuffer, passBudget, convolutions, tile, deviceMemory}` (tile and memory once a dream
+    /// has begun; `convolutions` the path they run: `Workgroup` on a real GPU, `Mirrored` on a
+    /// software adapter).
     pub fn stats(&self) -> JsValue {
         let reserved = self
             .device
@@ -292,6 +313,10 @@ impl Engine {
         object(&[
             ("maxBuffer", (self.limits.max_buffer as f64).into()),
             ("passBudget", (self.limits.pass_budget as f64).into()),
+            (
+                "convolutions",
+                format!("{:?}", ConvPath::for_device(&self.device)).into(),
+            ),
             ("tile", tile),
             ("deviceMemory", reserved),
         ])

@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
+use burn::tensor::Device;
 use deepdream::device::Limits;
 use deepdream::dream::{self, DreamParams, Objective};
 use deepdream::image_io;
@@ -31,6 +32,22 @@ fn fixture(f: &Value) -> image::RgbImage {
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)
+}
+
+/// Each device with the convolution paths to hold to the reference: `gpu_paths` on wgpu, the
+/// device's own elsewhere.
+fn runs(gpu_paths: &[ConvPath]) -> Vec<(String, Device, ConvPath)> {
+    let mut runs = Vec::new();
+    for (name, device) in common::devices() {
+        let paths = match name {
+            "gpu" => gpu_paths.to_vec(),
+            _ => vec![ConvPath::for_device(&device)],
+        };
+        for path in paths {
+            runs.push((format!("{name} {path:?}"), device.clone(), path));
+        }
+    }
+    runs
 }
 
 #[test]
@@ -85,17 +102,15 @@ fn activations_match_the_reference_within_1e_4() {
 #[test]
 fn canonical_gradient_matches_the_reference_within_1e_3() {
     let reference = reference();
-    // On wgpu every convolution path: wgpu takes the mirrored one (our tiled kernel), and the
-    // others stay selectable with DEEPDREAM_CONV, so each is held to the reference.
-    let runs = common::devices().into_iter().flat_map(|(name, device)| {
-        let paths = match name {
-            "gpu" => vec![ConvPath::Gemm, ConvPath::Mirrored, ConvPath::Direct],
-            _ => vec![ConvPath::for_device(&device)],
-        };
-        paths
-            .into_iter()
-            .map(move |p| (format!("{name} {p:?}"), device.clone(), p))
-    });
+    // On wgpu every convolution path: a software adapter takes the mirrored one (our register
+    // kernel), a real GPU the workgroup-tiled one, and the others stay selectable with
+    // DEEPDREAM_CONV, so each is held to the reference.
+    let runs = runs(&[
+        ConvPath::Gemm,
+        ConvPath::Mirrored,
+        ConvPath::Workgroup,
+        ConvPath::Direct,
+    ]);
     for (device_name, device, conv_path) in runs {
         let model = common::model(&device).0.with_conv_path(conv_path);
         for (id, f) in reference["fixtures"].as_object().unwrap() {
@@ -142,8 +157,10 @@ fn short_dream_matches_the_reference_within_one_grey_level() {
         objective: Objective::Layer(d["layer"].as_str().unwrap().parse().unwrap()),
         ..DreamParams::default()
     };
-    for (device_name, device) in common::devices() {
-        let (model, _) = common::model(&device);
+    // On wgpu both of our kernels: the software adapter's own and the real GPUs'.
+    let runs = runs(&[ConvPath::Mirrored, ConvPath::Workgroup]);
+    for (device_name, device, conv_path) in runs {
+        let model = common::model(&device).0.with_conv_path(conv_path);
         let input = image_io::to_tensor(&fixture(d), &device);
         let result = dream::run(
             &model,

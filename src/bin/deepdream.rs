@@ -13,7 +13,7 @@ use deepdream::dream::gallery::Gallery;
 use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
 use deepdream::dream::{self, Dream, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
-use deepdream::model::{Blob, GoogLeNet, Labels};
+use deepdream::model::{Blob, ConvPath, GoogLeNet, Labels};
 use deepdream::session::Session;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -818,6 +818,12 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// A kernel's type name without its path and generics (`conv_tiled::ConvTiled<..>` → `ConvTiled`).
+fn short_kernel(name: &str) -> &str {
+    let name = name.split('<').next().unwrap_or(name);
+    name.rsplit("::").next().unwrap_or(name)
+}
+
 /// Runs `f` once to warm up (kernel compilation, autotune), then `runs` times; the median.
 fn time(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Duration, String> {
     f()?;
@@ -841,6 +847,7 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
     } = load(engine)?;
     let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
     println!("backend\t{backend}");
+    println!("convolutions\t{:?}", ConvPath::for_device(&device));
     println!("what\tsize\tmedian_ms\truns");
     for &side in sizes {
         let rgb = image::imageops::resize(
@@ -872,6 +879,25 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
             "gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}",
             median.as_secs_f64() * 1e3
         );
+        let mut dream = Dream::new(
+            &model,
+            image_io::to_tensor(&rgb, &device),
+            params.clone(),
+            &limits,
+        )
+        .map_err(|e| e.to_string())?;
+        let (stepped, kernels) = device::dispatches(|| dream.step());
+        stepped.map_err(|e| e.to_string())?;
+        if !kernels.is_empty() {
+            let count: usize = kernels.iter().map(|(_, n)| n).sum();
+            let most: Vec<String> = kernels
+                .iter()
+                .take(8)
+                .map(|(name, n)| format!("{n} {}", short_kernel(name)))
+                .collect();
+            println!("dispatches per step\t{side}x{side}\t{count}");
+            println!("most dispatched\t{side}x{side}\t{}", most.join(", "));
+        }
     }
     let rgb = image::imageops::resize(&photo.rgb, 512, 512, image::imageops::FilterType::Triangle);
     let preset_runs = runs.min(3);

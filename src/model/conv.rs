@@ -1,5 +1,8 @@
 //! GoogLeNet's convolutions, and the two ways a device runs them.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::module::{Module, Param};
 use burn::tensor::activation;
 use burn::tensor::module::conv2d;
@@ -33,28 +36,79 @@ pub enum ConvPath {
     /// transposed-convolution kernels; on flex, a convolution of our own, one matrix product
     /// per image both ways, instead of flex's tiled one and its col2im.
     Mirrored,
+    /// The mirrored path on our workgroup-tiled GPU kernel, which stages tiles of the input
+    /// and the weights in workgroup memory as GPU convolutions do (on flex the same as
+    /// `Mirrored`). Real GPUs take it; the CPU-emulated ones keep the register kernel.
+    Workgroup,
 }
 
 impl ConvPath {
-    /// The faster measured path on `device`: flex's own in the browser, mirrored everywhere
-    /// else (on wgpu our tiled kernel beat the matrix products on both software adapters here,
-    /// lavapipe and SwiftShader). Natively, `DEEPDREAM_CONV=direct|gemm|mirrored` overrides it,
-    /// to measure the paths on a new adapter.
+    /// The faster path on `device`: flex's own in the browser, mirrored on the CPU natively
+    /// and on software GPUs (our register kernel beat the matrix products on both here,
+    /// lavapipe and SwiftShader), workgroup-tiled on a real GPU ([`found_gpu`] says which).
+    /// Natively, `DEEPDREAM_CONV=direct|gemm|mirrored|workgroup` overrides it, to measure the
+    /// paths on a new adapter.
     pub fn for_device(device: &Device) -> Self {
-        #[cfg(not(target_family = "wasm"))]
-        match std::env::var("DEEPDREAM_CONV").as_deref() {
-            Ok("direct") => return ConvPath::Direct,
-            Ok("gemm") => return ConvPath::Gemm,
-            Ok("mirrored") => return ConvPath::Mirrored,
-            Ok(other) => eprintln!("DEEPDREAM_CONV={other} ignored: not direct, gemm or mirrored"),
-            Err(_) => {}
+        if let Some(path) = forced() {
+            return path;
         }
-        // In the browser flex has one thread, and its tiled convolution measured faster there
-        // (the page's CPU engine: 234 against 250 ms a step at 224²).
-        if *device == Device::flex() && cfg!(target_family = "wasm") {
-            ConvPath::Direct
-        } else {
+        if *device == Device::flex() {
+            // In the browser flex has one thread, and its tiled convolution measured faster
+            // there (the page's CPU engine: 234 against 250 ms a step at 224²).
+            if cfg!(target_family = "wasm") {
+                ConvPath::Direct
+            } else {
+                ConvPath::Mirrored
+            }
+        } else if SOFTWARE_GPU.load(Ordering::Relaxed) {
             ConvPath::Mirrored
+        } else {
+            ConvPath::Workgroup
+        }
+    }
+}
+
+/// Whether the process's GPU adapter is a software rasterizer ([`found_gpu`]).
+static SOFTWARE_GPU: AtomicBool = AtomicBool::new(false);
+
+/// Records what the process's GPU adapter is, for [`ConvPath::for_device`].
+pub fn found_gpu(software: bool) {
+    SOFTWARE_GPU.store(software, Ordering::Relaxed);
+}
+
+/// The path every device takes when one is forced: natively by `DEEPDREAM_CONV`, read once;
+/// in the page by [`force`] before the engine loads.
+static FORCED: OnceLock<Option<ConvPath>> = OnceLock::new();
+
+fn forced() -> Option<ConvPath> {
+    *FORCED.get_or_init(|| {
+        let name = std::env::var("DEEPDREAM_CONV")
+            .ok()
+            .filter(|_| cfg!(not(target_family = "wasm")))?;
+        let path = ConvPath::named(&name);
+        if path.is_none() {
+            eprintln!("DEEPDREAM_CONV={name} ignored: not direct, gemm, mirrored or workgroup");
+        }
+        path
+    })
+}
+
+/// Makes every model loaded from now on run its convolutions as `path`, whatever the device
+/// (to measure or test a path where it would not be chosen); false when a path was already
+/// fixed for the process.
+pub fn force(path: ConvPath) -> bool {
+    FORCED.set(Some(path)).is_ok()
+}
+
+impl ConvPath {
+    /// The path `direct`, `gemm`, `mirrored` (the register kernel on a GPU) or `workgroup`.
+    pub fn named(name: &str) -> Option<ConvPath> {
+        match name {
+            "direct" => Some(ConvPath::Direct),
+            "gemm" => Some(ConvPath::Gemm),
+            "mirrored" => Some(ConvPath::Mirrored),
+            "workgroup" => Some(ConvPath::Workgroup),
+            _ => None,
         }
     }
 }
@@ -77,8 +131,9 @@ enum Prepared {
     Direct,
     /// The weights as the matrix [`im2col`]'s patches multiply.
     Gemm(Box<Tensor<3>>),
-    /// The stride-1 weights (folded when the convolution is strided) and their mirror.
-    Mirrored(Box<(Tensor<4>, Tensor<4>)>),
+    /// The stride-1 weights (folded when the convolution is strided), their mirror, and
+    /// whether the workgroup-tiled kernel runs them.
+    Mirrored(Box<(Tensor<4>, Tensor<4>)>, bool),
 }
 
 impl Conv {
@@ -126,14 +181,15 @@ impl Conv {
                 let matrix = weight.permute([0, 2, 3, 1]).reshape([1, o, kh * kw * c]);
                 Prepared::Gemm(Box::new(matrix))
             }
-            ConvPath::Mirrored => {
+            ConvPath::Mirrored | ConvPath::Workgroup => {
                 // At stride 1 the weights themselves take the layout, so the device holds them
                 // once (on wgpu a second copy was 27 MB of a 12 MP dream's peak).
                 if self.stride == 1 {
                     self.weight = self.weight.clone().map(laid_out);
                 }
                 let weight = laid_out(self.stride_one_weight());
-                Prepared::Mirrored(Box::new((weight.clone(), mirror(weight))))
+                let workgroup = path == ConvPath::Workgroup;
+                Prepared::Mirrored(Box::new((weight.clone(), mirror(weight))), workgroup)
             }
         };
     }
@@ -184,11 +240,12 @@ impl Conv {
                 Some(self.bias.val()),
                 ConvOptions::new([s, s], [pad, pad], [1, 1], 1),
             )),
-            Prepared::Mirrored(weights) => {
+            Prepared::Mirrored(weights, workgroup) => {
                 let (weight, mirrored) = weights.as_ref();
                 let (x, pad) = if s == 1 { (x, pad) } else { (stride_one(x), 0) };
                 let bias = self.bias.val();
-                conv_mirrored(x, weight.clone(), bias, mirrored.clone(), pad, relu)
+                let (weight, mirrored) = (weight.clone(), mirrored.clone());
+                conv_mirrored(x, weight, bias, mirrored, pad, relu, *workgroup)
             }
             Prepared::Gemm(matrix) => {
                 let cols = if s == 1 {

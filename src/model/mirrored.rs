@@ -29,6 +29,7 @@ use burn_cubecl::CubeBackend;
 use burn_flex::FlexTensor;
 
 use super::blob::conv_out;
+use super::cube_conv::Kernel;
 
 /// The output's shape of a stride-1 convolution of `x` by `weight` with padding `pad`.
 #[cfg(feature = "fusion")]
@@ -52,7 +53,7 @@ pub trait MirroredConv: Backend {
     /// `conv2d` with stride 1 and padding `pad`, then a ReLU if `relu`; `mirrored` is the
     /// weights as [`mirror`] lays them out, for the gradient. Without autodiff it is the
     /// backend's [`StrideOneConv`] (the same kernel the tracked forward runs), and `mirrored`
-    /// goes unread.
+    /// goes unread. `workgroup` picks our workgroup-tiled kernel on CubeCL devices, both ways.
     #[fusion(dtype = x, shape = stride_one_out(x, weight, pad))]
     fn conv_mirrored(
         x: FloatTensor<Self>,
@@ -61,6 +62,7 @@ pub trait MirroredConv: Backend {
         mirrored: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self>;
 
     /// `weight` laid out in memory as the convolution reads it, once at load rather than at
@@ -86,6 +88,7 @@ pub trait StrideOneConv: Backend {
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self>;
 
     /// The gradient's convolution: `grad` by the `mirrored` weights with padding `pad`, no
@@ -96,6 +99,7 @@ pub trait StrideOneConv: Backend {
         grad: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
+        workgroup: bool,
     ) -> FloatTensor<Self>;
 
     /// ReLU's backward: `grad` where the ReLU's output `y` is > 0, else 0.
@@ -113,8 +117,9 @@ impl MirroredConv for CubeBackend {
         _mirrored: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, bias, pad, relu)
+        Self::conv_stride_one(x, weight, bias, pad, relu, workgroup)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -129,16 +134,18 @@ impl StrideOneConv for CubeBackend {
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self> {
-        cube_conv(x, weight, Some(bias), pad, relu)
+        cube_conv(x, weight, Some(bias), pad, relu, workgroup)
     }
 
     fn conv_to_input(
         grad: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
+        workgroup: bool,
     ) -> FloatTensor<Self> {
-        cube_conv(grad, mirrored, None, pad, false)
+        cube_conv(grad, mirrored, None, pad, false, workgroup)
     }
 
     /// One kernel of ours, written as the next convolution reads it, else Burn's two.
@@ -151,15 +158,22 @@ impl StrideOneConv for CubeBackend {
     }
 }
 
-/// Our register-tiled kernel ([`super::cube_conv`]) where it takes the shapes, else Burn's.
+/// Our kernel ([`super::cube_conv`]: workgroup-tiled if `workgroup`, else register-tiled) where
+/// it takes the shapes, else Burn's.
 fn cube_conv(
     x: FloatTensor<CubeBackend>,
     weight: FloatTensor<CubeBackend>,
     bias: Option<FloatTensor<CubeBackend>>,
     pad: usize,
     relu: bool,
+    workgroup: bool,
 ) -> FloatTensor<CubeBackend> {
-    super::cube_conv::conv(&x, &weight, bias.as_ref(), pad, relu)
+    let kernel = if workgroup {
+        Kernel::Workgroup
+    } else {
+        Kernel::Register
+    };
+    super::cube_conv::conv(kernel, &x, &weight, bias.as_ref(), pad, relu)
         .unwrap_or_else(|| burns::<CubeBackend>(x, weight, bias, pad, relu))
 }
 
@@ -183,8 +197,9 @@ impl MirroredConv for Flex {
         _mirrored: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_stride_one(x, weight, bias, pad, relu)
+        Self::conv_stride_one(x, weight, bias, pad, relu, workgroup)
     }
 
     fn laid_out(weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -199,6 +214,7 @@ impl StrideOneConv for Flex {
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        _workgroup: bool,
     ) -> FloatTensor<Self> {
         flex_conv(x, weight, Some(bias), pad, relu)
     }
@@ -207,6 +223,7 @@ impl StrideOneConv for Flex {
         grad: FloatTensor<Self>,
         mirrored: FloatTensor<Self>,
         pad: usize,
+        _workgroup: bool,
     ) -> FloatTensor<Self> {
         flex_conv(grad, mirrored, None, pad, false)
     }
@@ -436,14 +453,15 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
         mirrored: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        workgroup: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct ToInput;
 
         impl<B: Backend + StrideOneConv> Backward<B, 1> for ToInput {
-            /// The mirrored weights, the gradient's padding, and the output when a ReLU was
-            /// taken (its backward reads it).
-            type State = (FloatTensor<B>, usize, Option<FloatTensor<B>>);
+            /// The mirrored weights, the gradient's padding, the output when a ReLU was taken
+            /// (its backward reads it), and the kernel.
+            type State = (FloatTensor<B>, usize, Option<FloatTensor<B>>, bool);
 
             fn backward(
                 self,
@@ -451,13 +469,13 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let (mirrored, pad, gate) = ops.state;
+                let (mirrored, pad, gate, workgroup) = ops.state;
                 unary::<B, _>(ops.parents, ops.node, grads, |grad| {
                     let grad = match gate {
                         Some(y) => <B as StrideOneConv>::relu_backward(y, grad),
                         None => grad,
                     };
-                    B::conv_to_input(grad, mirrored, pad)
+                    B::conv_to_input(grad, mirrored, pad, workgroup)
                 });
             }
         }
@@ -467,9 +485,11 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
         let bias = bias.into_primitive();
         match ToInput.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let y = B::conv_stride_one(x.primitive().clone(), weight, bias, pad, relu);
+                let y =
+                    B::conv_stride_one(x.primitive().clone(), weight, bias, pad, relu, workgroup);
                 let gate = relu.then(|| y.clone());
-                prep.finish((mirrored.into_primitive(), kernel - 1 - pad, gate), y)
+                let state = (mirrored.into_primitive(), kernel - 1 - pad, gate, workgroup);
+                prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::conv_stride_one(
                 x.into_primitive(),
@@ -477,6 +497,7 @@ impl<B: Backend + MirroredConv + StrideOneConv, C: CheckpointStrategy> MirroredC
                 bias,
                 pad,
                 relu,
+                workgroup,
             )),
         }
     }
@@ -494,7 +515,7 @@ pub fn laid_out(weight: Tensor<4>) -> Tensor<4> {
 
 /// The stride-1 convolution of `x` ([N, C, H, W]) with `weight` ([O, C, k, k]), `bias` and
 /// `pad`, then a ReLU if `relu`, whose gradient to `x` is a convolution with `mirrored`
-/// (= [`mirror`] of `weight`).
+/// (= [`mirror`] of `weight`); on our workgroup-tiled GPU kernel if `workgroup`.
 pub fn conv_mirrored(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -502,6 +523,7 @@ pub fn conv_mirrored(
     mirrored: Tensor<4>,
     pad: usize,
     relu: bool,
+    workgroup: bool,
 ) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as MirroredConv>::conv_mirrored(
         x.into_dispatch(),
@@ -510,6 +532,7 @@ pub fn conv_mirrored(
         mirrored.into_dispatch(),
         pad,
         relu,
+        workgroup,
     ))
 }
 

@@ -10,7 +10,7 @@ mod power;
 mod weights;
 
 pub use blob::{Blob, Branch, Part};
-pub use conv::ConvPath;
+pub use conv::{ConvPath, force, found_gpu};
 pub use footprint::{Footprint, footprint};
 pub use weights::Labels;
 

@@ -83,7 +83,8 @@ impl WorkgroupTile {
             Some((a.parse().ok()?, b.parse().ok()?))
         };
         let ((tile_m, channels), (positions, unit_channels)) = (pair(workgroup)?, pair(unit)?);
-        if channels % VECTOR != 0 || unit_channels % VECTOR != 0 || positions == 0 {
+        let whole = |n: usize, of: usize| of > 0 && n.is_multiple_of(of);
+        if !whole(channels, VECTOR) || !whole(unit_channels, VECTOR) {
             return None;
         }
         let tile = WorkgroupTile {
@@ -92,14 +93,12 @@ impl WorkgroupTile {
             positions,
             out_vectors: unit_channels / VECTOR,
         };
-        let units = (tile.out_vectors > 0
-            && tile_m % positions == 0
-            && tile.tile_o % tile.out_vectors == 0)
+        let units = (whole(tile_m, positions) && whole(tile.tile_o, tile.out_vectors))
             .then(|| tile.units())?;
         let shared = (tile_m * K_VECTORS + K_VECTORS * VECTOR * tile.tile_o) * VECTOR * 4;
         let fits = (1..=256).contains(&units)
-            && (tile_m * K_VECTORS) % units == 0
-            && (K_VECTORS * VECTOR * tile.tile_o) % units == 0
+            && whole(tile_m * K_VECTORS, units)
+            && whole(K_VECTORS * VECTOR * tile.tile_o, units)
             && shared <= 16 << 10;
         fits.then_some(tile)
     }

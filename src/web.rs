@@ -252,7 +252,7 @@ pub struct Engine {
 
 /// Makes engines created from now on run their convolutions as `path` (`mirrored`: the register
 /// kernel, `workgroup`: the workgroup-tiled one, `direct`, `gemm`) whatever the adapter, for
-/// benchmarks and tests; an error for another name or once a path is fixed.
+/// benchmarks and tests; an error for another name or after the first engine.
 #[wasm_bindgen]
 pub fn force_convolutions(path: &str) -> Result<(), JsValue> {
     let path = ConvPath::named(path).ok_or_else(|| {
@@ -264,7 +264,7 @@ pub fn force_convolutions(path: &str) -> Result<(), JsValue> {
         Ok(())
     } else {
         Err(JsValue::from_str(
-            "the convolution path is already fixed for this engine",
+            "the convolution path is fixed once an engine was created in this module",
         ))
     }
 }

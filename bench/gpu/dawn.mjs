@@ -12,7 +12,7 @@
 // the page engine's convolution kernel, as natively (mirrored: register, workgroup: tiled).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { runInThisContext } from 'node:vm';
 import { create, globals } from 'webgpu';
 import { readPng, rgb, writePng } from '../../www/png.mjs';
+import { fixture, relL2 } from '../peers/fixture.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const PKG = resolve(ROOT, process.env.DEEPDREAM_PKG || 'www/pkg');
@@ -115,13 +116,19 @@ async function page() {
   for (const side of sides) {
     engine.begin(photo(side), `octaves=1&steps=${runs + 1}&tile=${side}`, undefined);
     const times = [];
+    let preview;
     for (;;) {
       const start = performance.now();
       if (engine.step() === null) break;
-      await engine.preview();
+      preview = await engine.preview();
       times.push(performance.now() - start);
     }
     stepLine(side, times.slice(1));
+    // What the steps made (seed 0), for tests to compare kernels by: DEEPDREAM_PREVIEW_DIR.
+    if (process.env.DEEPDREAM_PREVIEW_DIR) {
+      const rgbBytes = rgb({ pixels: preview.data, channels: 4 });
+      await writeFile(join(process.env.DEEPDREAM_PREVIEW_DIR, `${side}.png`), writePng(preview.width, preview.height, rgbBytes));
+    }
   }
   if (opts.quick) return;
 
@@ -146,21 +153,6 @@ async function page() {
     if (i > 0) times.push(performance.now() - start);
   }
   out('canonical preset (4 octaves x 10 steps)', '512x512', median(times).toFixed(1), presetRuns);
-}
-
-// The reference gradient's fixture, as web.mjs reads it: a crop of a test photo, RGB bytes.
-function fixture() {
-  const golden = join(ROOT, 'tests/reference/golden');
-  const { photo, top, left, height, width } = JSON.parse(readFileSync(join(golden, 'reference.json'))).fixtures.square;
-  const png = readPng(readFileSync(join(ROOT, 'tests/images', photo)));
-  const pixels = [];
-  for (let y = top; y < top + height; y++) {
-    for (let x = left; x < left + width; x++) {
-      for (let c = 0; c < 3; c++) pixels.push(png.pixels[(y * png.width + x) * png.channels + c]);
-    }
-  }
-  const raw = readFileSync(join(golden, 'grad-square.f32'));
-  return { pixels, height, width, expected: new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4) };
 }
 
 // TensorFlow.js on Dawn: its UMD bundles as index.html loads them, then googlenet.js unchanged, with
@@ -195,12 +187,7 @@ async function tfjs() {
   out('backend', `TensorFlow.js ${info.version} ${info.backend} under Dawn (${detail})`);
   const fix = fixture();
   const grad = await window.peer.gradient(fix.pixels, fix.height, fix.width);
-  let diff = 0, norm = 0;
-  for (let i = 0; i < fix.expected.length; i++) {
-    diff += (grad[i] - fix.expected[i]) ** 2;
-    norm += fix.expected[i] ** 2;
-  }
-  const err = Math.sqrt(diff / norm);
+  const err = relL2(grad, fix.expected);
   out('gradient check', `rel L2 ${err.toExponential(2)}`);
   if (!(err <= 1e-3)) throw new Error(`gradient check failed (rel L2 ${err} > 1e-3)`);
   for (const side of sides) stepLine(side, await window.peer.time(side, runs));

@@ -2,7 +2,8 @@
 # `make bench-gpu-pack`: everything `make bench-gpu` takes, in one folder for a GPU machine with no
 # network and no checkout (bench/gpu/pack, git-ignored; the device tool carries it: at most 64 MiB).
 # The repository's layout inside it, so the benchmark's own paths hold; its run.sh runs it there.
-# What barely compresses (weights) travels as is, the binaries gzipped (run.sh unpacks them).
+# What barely compresses (weights) travels as is, the binaries xz-compressed (run.sh unpacks them
+# with Python's lzma; gzip left the pack over 64 MiB with the working tree, which travels too).
 #
 #   bash bench/gpu/pack.sh [--node]
 #
@@ -29,11 +30,11 @@ put() {
     missing+=("$1")
   fi
 }
-# squeeze DEST: gzips a packed file; run.sh unpacks it.
-squeeze() { [[ ! -f "$out/$1" ]] || gzip -9 "$out/$1"; }
+# squeeze DEST: compresses a packed file (DEST.xz); run.sh unpacks it.
+squeeze() { [[ ! -f "$out/$1" ]] || xz -9 -T0 "$out/$1"; }
 
 # The benchmark and what it imports.
-for f in package.json bench/gpu/{bench.py,dawn.mjs,torch_big.py} bench/peers/{table.py,torch_peer.py,package.json} \
+for f in package.json bench/gpu/{bench.py,dawn.mjs,torch_big.py} bench/peers/{table.py,torch_peer.py,package.json,fixture.mjs} \
   bench/peers/tfjs/googlenet.js www/png.mjs; do put "$f"; done
 put bench/gpu/run.sh run.sh
 # dawn.node for linux-x64 only (the package carries five platforms, 132 MB); its index.js needs

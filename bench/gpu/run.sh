@@ -10,16 +10,20 @@ export PATH="$PATH:/sbin:/usr/sbin" # ldconfig
 args=("$@")
 ((${#args[@]})) || args=(--runs 5 --big --tune --budget 420)
 
-# What travels gzipped; kept, so that the next run can unpack it again.
-for gz in node_modules/webgpu/dist/linux-x64/dawn.node.gz www/pkg/deepdream_bg.wasm.gz bin/deepdream.gz; do
-  if [[ -f "$gz" ]]; then gunzip -kf "$gz"; fi
+# What travels xz-compressed, unpacked with Python's lzma (no xz needed); kept, so that the next
+# run can unpack it again.
+for xz in node_modules/webgpu/dist/linux-x64/dawn.node.xz www/pkg/deepdream_bg.wasm.xz bin/deepdream.xz; do
+  if [[ -f "$xz" ]]; then
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+      "$xz" "${xz%.xz}"
+  fi
 done
 if [[ -f bin/deepdream ]]; then chmod +x bin/deepdream; fi
 
 # The Vulkan loader (wgpu and Dawn both open libvulkan.so.1) and libglvnd (NVIDIA's ICD loads
 # libGLdispatch and libGLX through it), from the pack for what the machine lacks.
 for lib in libvulkan.so.1:libvulkan1 libGLdispatch.so.0:libglvnd0 libGLX.so.0:libglx0; do
-  if ! ldconfig -p | grep -q "${lib%%:*} "; then
+  if ! ldconfig -p | grep "${lib%%:*} " >/dev/null; then
     dpkg -x "${lib#*:}"_*.deb vulkan
     echo "run.sh: ${lib%%:*} from the pack ($(ls "${lib#*:}"_*.deb))" >&2
   fi
@@ -30,7 +34,7 @@ fi
 # NVIDIA's ICD: the driver's own JSON, else one written here for the driver's library.
 icds=(/usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json)
 if [[ -z "${VK_ICD_FILENAMES:-}" && ! -e "${icds[0]}" && ! -e "${icds[1]}" ]] &&
-  ldconfig -p | grep -q 'libGLX_nvidia\.so\.0 '; then
+  ldconfig -p | grep 'libGLX_nvidia\.so\.0 ' >/dev/null; then
   echo '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3.0"}}' \
     >nvidia_icd.json
   export VK_ICD_FILENAMES="$here/nvidia_icd.json"

@@ -43,16 +43,24 @@ def run(name, cmd):
     sys.stderr.write(proc.stdout)
     if proc.returncode != 0:
         sys.exit(f"{name} failed (exit {proc.returncode}); nothing was printed")
-    blocks, current = {}, None
-    for line in proc.stdout.splitlines():
+    return parse(proc.stdout)[0]
+
+
+def parse(stdout):
+    """A tool's tab-separated output: its blocks {backend: {(what, size): ms, 'check': …}}, and
+    the fields of every other line with the block they came under ((backend, fields))."""
+    blocks, current, name, others = {}, None, None, []
+    for line in stdout.splitlines():
         fields = line.split("\t")
         if fields[0] == "backend":
-            current = blocks.setdefault(fields[1], {})
+            name, current = fields[1], blocks.setdefault(fields[1], {})
         elif fields[0] == "gradient check" and current is not None:
             current["check"] = fields[1]
         elif fields[0] in (STEP, PRESET) and current is not None and len(fields) >= 3:
             current[(fields[0], fields[1])] = float(fields[2])
-    return blocks
+        else:
+            others.append((name, fields))
+    return blocks, others
 
 
 def cell(block, key):

@@ -14,7 +14,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { serve } from '../../www/serve.mjs';
-import { readPng } from '../../www/png.mjs';
+import { fixture, relL2 } from './fixture.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const PEERS = join(ROOT, 'bench/peers');
@@ -55,31 +55,6 @@ function peerServer() {
     }
   });
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
-}
-
-// The fixture the reference gradient was computed on: a crop of a test photo, RGB bytes.
-function fixture() {
-  const golden = join(ROOT, 'tests/reference/golden');
-  const { photo, top, left, height, width } = JSON.parse(readFileSync(join(golden, 'reference.json'))).fixtures.square;
-  const png = readPng(readFileSync(join(ROOT, 'tests/images', photo)));
-  const pixels = [];
-  for (let y = top; y < top + height; y++) {
-    for (let x = left; x < left + width; x++) {
-      for (let c = 0; c < 3; c++) pixels.push(png.pixels[(y * png.width + x) * png.channels + c]);
-    }
-  }
-  const raw = readFileSync(join(golden, 'grad-square.f32'));
-  const expected = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4); // [3, H, W], RGB
-  return { pixels, height, width, expected };
-}
-
-function relL2(got, expected) {
-  let diff = 0, norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (got[i] - expected[i]) ** 2;
-    norm += expected[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
 }
 
 const browser = await chromium.launch({

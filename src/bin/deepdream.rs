@@ -862,14 +862,17 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
             tile: side as usize,
             ..DreamParams::default()
         };
-        let median = time(runs, || {
-            let mut dream = Dream::new(
+        let fresh = || {
+            Dream::new(
                 &model,
                 image_io::to_tensor(&rgb, &device),
                 params.clone(),
                 &limits,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+        };
+        let median = time(runs, || {
+            let mut dream = fresh()?;
             dream.step().map_err(|e| e.to_string())?;
             pollster::block_on(image_io::from_tensor(dream.preview()))
                 .map_err(|e| e.to_string())?;
@@ -879,13 +882,7 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
             "gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}",
             median.as_secs_f64() * 1e3
         );
-        let mut dream = Dream::new(
-            &model,
-            image_io::to_tensor(&rgb, &device),
-            params.clone(),
-            &limits,
-        )
-        .map_err(|e| e.to_string())?;
+        let mut dream = fresh()?;
         let (stepped, kernels) = device::dispatches(|| dream.step());
         stepped.map_err(|e| e.to_string())?;
         if !kernels.is_empty() {

@@ -43,9 +43,11 @@ pub enum ConvPath {
 }
 
 impl ConvPath {
-    /// The faster path on `device`: flex's own in the browser, mirrored on the CPU natively
-    /// and on software GPUs (our register kernel beat the matrix products on both here,
-    /// lavapipe and SwiftShader), workgroup-tiled on a real GPU ([`found_gpu`] says which).
+    /// The path for `device`: flex's own in the browser, mirrored on the CPU natively and on
+    /// software GPUs (measured fastest: our register kernel beat the matrix products on both
+    /// here, lavapipe and SwiftShader, and the workgroup kernel), workgroup-tiled on a real
+    /// GPU, by design (not yet measured on one: `docs/gpu.md`); mirrored while [`found_gpu`]
+    /// has not said which the adapter is.
     /// Natively, `DEEPDREAM_CONV=direct|gemm|mirrored|workgroup` overrides it, to measure the
     /// paths on a new adapter.
     pub fn for_device(device: &Device) -> Self {
@@ -60,20 +62,20 @@ impl ConvPath {
             } else {
                 ConvPath::Mirrored
             }
-        } else if SOFTWARE_GPU.load(Ordering::Relaxed) {
-            ConvPath::Mirrored
-        } else {
+        } else if REAL_GPU.load(Ordering::Relaxed) {
             ConvPath::Workgroup
+        } else {
+            ConvPath::Mirrored
         }
     }
 }
 
-/// Whether the process's GPU adapter is a software rasterizer ([`found_gpu`]).
-static SOFTWARE_GPU: AtomicBool = AtomicBool::new(false);
+/// Whether the process's GPU adapter is a real GPU, as [`found_gpu`] said.
+static REAL_GPU: AtomicBool = AtomicBool::new(false);
 
 /// Records what the process's GPU adapter is, for [`ConvPath::for_device`].
 pub fn found_gpu(software: bool) {
-    SOFTWARE_GPU.store(software, Ordering::Relaxed);
+    REAL_GPU.store(!software, Ordering::Relaxed);
 }
 
 /// The path every device takes when one is forced: natively by `DEEPDREAM_CONV`, read once;

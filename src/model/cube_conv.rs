@@ -1,4 +1,6 @@
-//! Our stride-1 convolution kernel for CubeCL devices (WebGPU in the page).
+//! Our stride-1 convolution kernels for CubeCL devices (WebGPU in the page): a register-tiled
+//! one for the CPU-emulated GPUs, described here, and a workgroup-tiled one for real GPUs
+//! ([`conv_workgroup`]; `docs/gpu.md`).
 //!
 //! burn-cubecl's direct kernel gives each invocation one output vector (4 channels at one
 //! position), so for every 4 input channels it loads 1 input vector and 4 weight vectors for 16
@@ -74,8 +76,8 @@ impl WorkgroupTile {
 
     /// `"MxO/PxQ"`: M positions × O output channels a workgroup, P positions × Q channels a
     /// unit (the default for wide layers is `64x64/4x8`); `None` for a shape the kernel cannot
-    /// run: channels in whole vectors, whole units that each load whole vectors, at most 256
-    /// units and 16 KiB of workgroup memory.
+    /// run: channels in whole vectors, whole units in fours that each load whole vectors, at
+    /// most 256 units and 16 KiB of workgroup memory.
     fn parse(text: &str) -> Option<WorkgroupTile> {
         let (workgroup, unit) = text.split_once('/')?;
         let pair = |s: &str| -> Option<(usize, usize)> {
@@ -96,7 +98,9 @@ impl WorkgroupTile {
         let units = (whole(tile_m, positions) && whole(tile.tile_o, tile.out_vectors))
             .then(|| tile.units())?;
         let shared = (tile_m * K_VECTORS + K_VECTORS * VECTOR * tile.tile_o) * VECTOR * 4;
+        // Units load the A block four to a position, one channel vector each.
         let fits = (1..=256).contains(&units)
+            && whole(units, K_VECTORS)
             && whole(tile_m * K_VECTORS, units)
             && whole(K_VECTORS * VECTOR * tile.tile_o, units)
             && shared <= 16 << 10;
@@ -266,7 +270,7 @@ fn conv_workgroup<N: Size>(
     let groups_o = comptime![tile.tile_o / tile.out_vectors];
     let units = comptime![groups_m * groups_o];
     let a_slots = comptime![tile.tile_m * K_VECTORS / units];
-    let b_slots = comptime![K_VECTORS * 4 * tile.tile_o / units];
+    let b_slots = comptime![K_VECTORS * VECTOR * tile.tile_o / units];
 
     let o_tiles = o_vectors.div_ceil(tile.tile_o);
     let m0 = CUBE_POS / o_tiles * tile.tile_m;
@@ -274,7 +278,8 @@ fn conv_workgroup<N: Size>(
     let unit = UNIT_POS as usize;
 
     let mut a_block = Shared::<[Vector<f32, N>]>::new_slice(comptime![tile.tile_m * K_VECTORS]);
-    let mut b_block = Shared::<[Vector<f32, N>]>::new_slice(comptime![K_VECTORS * 4 * tile.tile_o]);
+    let mut b_block =
+        Shared::<[Vector<f32, N>]>::new_slice(comptime![K_VECTORS * VECTOR * tile.tile_o]);
 
     // Where this unit's A loads come from: channel vector `unit % K_VECTORS` of positions
     // `unit / K_VECTORS + i · units / K_VECTORS`, as (image row base, y − pad, x − pad).
@@ -356,10 +361,10 @@ fn conv_workgroup<N: Size>(
                 pixels[p] = a_block[(p * groups_m + pg) * K_VECTORS + kv];
             }
             #[unroll]
-            for j in 0..4 {
+            for j in 0..VECTOR {
                 #[unroll]
                 for t in 0..tile.out_vectors {
-                    let w = b_block[(kv * 4 + j) * tile.tile_o + t * groups_o + cg];
+                    let w = b_block[(kv * VECTOR + j) * tile.tile_o + t * groups_o + cg];
                     #[unroll]
                     for p in 0..tile.positions {
                         acc[p * tile.out_vectors + t] += w * Vector::new(pixels[p].extract(j));
@@ -436,7 +441,7 @@ fn fetch<N: Size>(
         a_next[i] = select(inside, input[at], zero);
     }
     #[unroll]
-    for i in 0..comptime![K_VECTORS * 4 * tile.tile_o / units] {
+    for i in 0..comptime![K_VECTORS * VECTOR * tile.tile_o / units] {
         let e = unit + i * units;
         let c = cv0 * vector + e / tile.tile_o;
         let o = o0 + e % tile.tile_o;
@@ -612,9 +617,9 @@ fn conv_as(
                 calculate_cube_count_elemwise(&client, workgroups * tile.units(), cube_dim);
             // SAFETY: every read is in bounds: positions past the last read position 0; a load
             // outside the image, past the last input channel or output channel reads index 0
-            // of its own image (or of the weights) and is replaced by zero; writes past the last position or output
-            // channel are skipped, and so is every write of workgroups past the last tile. The
-            // shapes and vector size are the ones checked above.
+            // of its own image (or of the weights) and is replaced by zero; writes past the
+            // last position or output channel are skipped, and so is every write of workgroups
+            // past the last tile. The shapes and vector size are the ones checked above.
             unsafe {
                 conv_workgroup::launch_unchecked(
                     &client, cube_count, cube_dim, VECTOR, input, weight, bias, out, k, pad, tile,
@@ -713,9 +718,10 @@ mod tests {
             (32, 16, 2, 2)
         );
         assert_eq!(tile.units(), 128);
+        let tile = WorkgroupTile::parse("64x64/4x8").expect("the default");
         assert_eq!(
-            WorkgroupTile::parse("64x64/4x8"),
-            Some(WorkgroupTile::for_channels(16))
+            (tile.tile_m, tile.tile_o, tile.positions, tile.out_vectors),
+            (64, 16, 4, 2)
         );
         let device = crate::device::test_gpu();
         let random = |shape: [usize; 4]| {
@@ -738,11 +744,12 @@ mod tests {
             data(ours).assert_approx_eq::<f32>(&expected, Tolerance::<f32>::rel_abs(1e-5, 1e-5));
         }
         for refused in [
-            "64x62/4x8",  // channels not in fours
-            "64x64/3x8",  // positions not in whole units
-            "64x64/1x4",  // 1024 units
-            "256x64/4x8", // 20 KiB of workgroup memory
-            "48x64/4x8",  // 96 units: the B block's 256 vectors are no multiple
+            "64x62/4x8",   // channels not in fours
+            "64x64/3x8",   // positions not in whole units
+            "64x64/1x4",   // 1024 units
+            "256x64/16x8", // 128 units, but 20 KiB of workgroup memory
+            "8x4/4x4",     // 2 units: not four to a position
+            "48x64/4x8",   // 96 units: the B block's 256 vectors are no multiple
             "64x64",
             "",
         ] {

@@ -29,13 +29,13 @@ setup: .setup-native.stamp
 	@touch $@
 
 ## setup-web: the wasm target, wasm-bindgen-cli at Cargo.lock's version, Node packages (wasm-opt, Playwright,
-## mediabunny, Dawn's webgpu), Debian's Chromium, and ffmpeg's ffprobe (the page tests read the animations' videos with it)
+## mediabunny, Dawn's webgpu, puppeteer-core), Debian's Chromium and Firefox ESR, and ffmpeg's ffprobe (the page tests read the animations' videos with it)
 setup-web: .setup-web.stamp $(WASM_BINDGEN)
 .setup-web.stamp: package.json package-lock.json
 	rustup target add wasm32-unknown-unknown
 	npm ci --no-audit --no-fund
-	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null; then \
-		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ffmpeg; \
+	@if ! command -v chromium >/dev/null || ! command -v firefox-esr >/dev/null || ! command -v ffprobe >/dev/null; then \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium firefox-esr ffmpeg; \
 	fi
 	@touch $@
 $(WASM_BINDGEN): Cargo.lock
@@ -108,9 +108,10 @@ test: test-rust test-web
 test-rust: setup weights
 	cargo test --release --locked --workspace
 
-## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader), compared with the CLI
-WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/see.test.mjs tests/web/motion.test.mjs \
-	tests/web/dawn.test.mjs
+## test-web: the built site (dist/) in headless Chromium (WebGPU through SwiftShader) and Firefox ESR (no
+## WebGPU: its CPU engine), compared with the CLI
+WEB_TESTS := tests/web/serve.test.mjs tests/web/site.test.mjs tests/web/page.test.mjs tests/web/edges.test.mjs \
+	tests/web/see.test.mjs tests/web/motion.test.mjs tests/web/dawn.test.mjs tests/web/firefox.test.mjs
 test-web: dist setup
 	$(CARGO_RELEASE) --bin deepdream
 	DEEPDREAM_CLI=$(CARGO_TARGET_DIR)/release/deepdream node --test --test-concurrency=1 $(WEB_TESTS)

@@ -84,6 +84,7 @@ impl Animation {
             start: Start::Photo,
             octaves: 1,
             steps: self.params.steps_per_frame,
+            passes: 1,
             seed: self.params.seed.wrapping_add(self.frame as u64 + 1),
             ..self.params.clone()
         };

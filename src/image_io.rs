@@ -227,53 +227,6 @@ pub fn keep_colours(dream: &RgbImage, photo: &RgbImage) -> RgbImage {
     })
 }
 
-/// `files` (name, bytes) as a ZIP archive, stored without compression (PNGs are compressed
-/// already): the page's frames when the browser cannot encode video.
-pub fn zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
-    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
-    for (name, data) in files {
-        let (crc, size, offset) = (crc32fast::hash(data), data.len() as u32, out.len() as u32);
-        // Local header: signature, version 2.0, no flags, stored, no date, crc, sizes, name.
-        le32(&mut out, 0x0403_4b50);
-        for x in [20, 0, 0, 0, 0x21] {
-            le16(&mut out, x);
-        }
-        for x in [crc, size, size] {
-            le32(&mut out, x);
-        }
-        le16(&mut out, name.len() as u16);
-        le16(&mut out, 0);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        le32(&mut central, 0x0201_4b50);
-        for x in [20, 20, 0, 0, 0, 0x21] {
-            le16(&mut central, x);
-        }
-        for x in [crc, size, size] {
-            le32(&mut central, x);
-        }
-        for x in [name.len() as u16, 0, 0, 0, 0] {
-            le16(&mut central, x);
-        }
-        le32(&mut central, 0);
-        le32(&mut central, offset);
-        central.extend_from_slice(name.as_bytes());
-    }
-    let (start, len) = (out.len() as u32, central.len() as u32);
-    out.extend_from_slice(&central);
-    le32(&mut out, 0x0605_4b50);
-    for x in [0, 0, files.len() as u16, files.len() as u16] {
-        le16(&mut out, x);
-    }
-    le32(&mut out, len);
-    le32(&mut out, start);
-    le16(&mut out, 0);
-    out
-}
-
 /// Output formats, chosen by the output file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -296,11 +249,13 @@ impl OutputFormat {
 }
 
 /// PNG bytes of `rgb` (with `alpha` put back if given), with `recipe` in a `tEXt` chunk
-/// under the keyword `deepdream` so a result says how it was made.
+/// under the keyword `deepdream` so a result says how it was made; a picture dreamed on from
+/// others' results lists their recipes, oldest first and one a line, under `deepdream-before`.
 pub fn encode_png(
     rgb: &RgbImage,
     alpha: Option<&GrayImage>,
     recipe: &str,
+    before: &[String],
 ) -> Result<Vec<u8>, Error> {
     let (w, h) = rgb.dimensions();
     let fail = |e: png::EncodingError| Error::Image(format!("could not encode the PNG: {e}"));
@@ -323,10 +278,35 @@ pub fn encode_png(
     encoder
         .add_text_chunk("deepdream".to_string(), recipe.to_string())
         .map_err(fail)?;
+    if !before.is_empty() {
+        encoder
+            .add_text_chunk("deepdream-before".to_string(), before.join("\n"))
+            .map_err(fail)?;
+    }
     let mut writer = encoder.write_header().map_err(fail)?;
     writer.write_image_data(&data).map_err(fail)?;
     writer.finish().map_err(fail)?;
     Ok(out)
+}
+
+/// Sets the frame count of an animated PNG (its `acTL` chunk) to `frames`: an animation
+/// stopped early keeps the frames it wrote. `false` when `png` has no `acTL`.
+pub fn set_apng_frames(png: &mut [u8], frames: u32) -> bool {
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if at + 12 + length > png.len() {
+            return false;
+        }
+        if &png[at + 4..at + 8] == b"acTL" && length == 8 {
+            png[at + 8..at + 12].copy_from_slice(&frames.to_be_bytes());
+            let crc = crc32fast::hash(&png[at + 4..at + 8 + length]);
+            png[at + 8 + length..at + 12 + length].copy_from_slice(&crc.to_be_bytes());
+            return true;
+        }
+        at += 12 + length;
+    }
+    false
 }
 
 /// JPEG bytes of `rgb` at quality 92.
@@ -368,7 +348,13 @@ mod tests {
     fn png_round_trip_keeps_alpha_and_recipe() {
         let rgb = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
         let alpha = GrayImage::from_fn(5, 3, |x, _| image::Luma([x as u8 * 60]));
-        let png = encode_png(&rgb, Some(&alpha), "layer=inception_4c/output&steps=10").unwrap();
+        let png = encode_png(
+            &rgb,
+            Some(&alpha),
+            "layer=inception_4c/output&steps=10",
+            &[],
+        )
+        .unwrap();
         let photo = decode(&png).unwrap();
         assert_eq!(photo.rgb, rgb);
         assert_eq!(photo.alpha.unwrap(), alpha);

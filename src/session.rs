@@ -25,6 +25,13 @@ pub struct Session {
     guide: Option<Guide>,
     size: (u32, u32),
     note: Option<String>,
+    /// The pass being dreamed, from 0 (see `passes` in the recipe).
+    pass: usize,
+    /// The pass this run started at: 0, or the passes before a "more".
+    first: usize,
+    /// The recipes this picture was dreamed with before its own, oldest first, when "more"
+    /// went on with another recipe: a PNG carries them so that it can be made again.
+    before: Vec<String>,
 }
 
 /// The refusal of a recipe and a guide image that do not go together.
@@ -160,6 +167,9 @@ impl Session {
             guide,
             size: (w as u32, h as u32),
             note: None,
+            pass: 0,
+            first: 0,
+            before: Vec::new(),
         })
     }
 
@@ -216,23 +226,37 @@ impl Session {
         Self::start(model, limits, image, None, params, guide)
     }
 
-    /// Another dream from this one's result, with `params` (the recipe the face shows). Its
-    /// seed moves on by one when it is this dream's, so "more" never repeats the same jitter.
-    /// The guide and the photo's colours carry over; a dream from noise goes on from its
-    /// result, as a photo would.
-    pub fn more(
-        self,
-        model: &GoogLeNet,
-        limits: &Limits,
-        params: DreamParams,
-    ) -> Result<Session, Error> {
-        let seed = if params.seed == self.params.seed {
-            params.seed.wrapping_add(1)
-        } else {
-            params.seed
+    /// Another dream from this one's result, with `params` (the recipe the face shows). The
+    /// same recipe goes on as its next pass (`passes` grows by one, the pass takes the next
+    /// seed), so the continued dream's recipe makes the same picture again. Another recipe
+    /// starts from the result, and the recipes before it are kept for the PNG. The guide and
+    /// the photo's colours carry over; a dream from noise goes on from its result, as a photo
+    /// would.
+    pub fn more(self, params: DreamParams) -> Result<Session, Error> {
+        let unpassed = |p: &DreamParams| {
+            DreamParams {
+                passes: 1,
+                ..p.clone()
+            }
+            .to_query()
         };
+        if unpassed(&params) == unpassed(&self.params) {
+            let pass = self.params.passes;
+            let params = DreamParams {
+                passes: pass + 1,
+                ..self.params.clone()
+            };
+            let dream = self.dream.again(Self::pass_params(&params, pass))?;
+            return Ok(Session {
+                dream,
+                params,
+                note: None,
+                pass,
+                first: pass,
+                ..self
+            });
+        }
         let params = DreamParams {
-            seed,
             start: Start::Photo,
             ..params
         };
@@ -242,10 +266,6 @@ impl Session {
                 "what the last dream had: start a new dream to add or drop a guide image",
             ));
         }
-        let mut dream = Dream::new(model, self.dream.result(), params.clone(), limits)?;
-        if let Some(guide) = &self.guide {
-            dream = dream.guided(guide.clone());
-        }
         if params.keep_colors && self.photo.is_none() {
             return Err(Error::Invalid {
                 name: "keep-colors",
@@ -254,17 +274,60 @@ impl Session {
                     .into(),
             });
         }
+        let dream = self.dream.again(Self::pass_params(&params, 0))?;
+        let mut before = self.before.clone();
+        before.push(self.recipe());
         Ok(Session {
             dream,
             params,
             note: None,
+            pass: 0,
+            first: 0,
+            before,
             ..self
         })
     }
 
+    /// What pass `pass` of `params` dreams with: the next seed, from the last pass's result.
+    fn pass_params(params: &DreamParams, pass: usize) -> DreamParams {
+        DreamParams {
+            seed: params.seed.wrapping_add(pass as u64),
+            start: if pass == 0 {
+                params.start
+            } else {
+                Start::Photo
+            },
+            ..params.clone()
+        }
+    }
+
+    /// `p`, one pass's progress, as this run's: its passes laid end to end.
+    fn overall(&self, p: Progress) -> Progress {
+        let (run, passes) = (self.pass - self.first, self.params.passes - self.first);
+        Progress {
+            done: run * p.total + p.done,
+            total: passes * p.total,
+            work_done: run as u64 * p.work_total + p.work_done,
+            work_total: passes as u64 * p.work_total,
+            pass: self.pass + 1,
+            passes: self.params.passes,
+            ..p
+        }
+    }
+
     /// Runs one step; the progress after it, or `None` once the dream is finished.
     pub fn step(&mut self) -> Result<Option<Progress>, Error> {
-        self.dream.step()
+        if let Some(p) = self.dream.step()? {
+            return Ok(Some(self.overall(p)));
+        }
+        if self.pass + 1 >= self.params.passes {
+            return Ok(None);
+        }
+        self.pass += 1;
+        self.dream = self
+            .dream
+            .again(Self::pass_params(&self.params, self.pass))?;
+        self.step()
     }
 
     /// The dream in progress (its tile side, previews).
@@ -322,9 +385,15 @@ impl Session {
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe.
     /// (Reading back is asynchronous in the browser; natively, block on it.)
     pub fn png(&self) -> impl Future<Output = Result<Vec<u8>, Error>> + use<> {
-        let (alpha, recipe) = (self.alpha.clone(), self.recipe());
+        self.png_as(self.recipe())
+    }
+
+    /// [`Session::png`] with `recipe` in place of this dream's own (an animation's frame
+    /// carries the animation's).
+    pub fn png_as(&self, recipe: String) -> impl Future<Output = Result<Vec<u8>, Error>> + use<> {
+        let (alpha, before) = (self.alpha.clone(), self.before.clone());
         let rgb = self.read_back(self.dream.result());
-        async move { image_io::encode_png(&rgb.await?, alpha.as_ref(), &recipe) }
+        async move { image_io::encode_png(&rgb.await?, alpha.as_ref(), &recipe, &before) }
     }
 
     /// The result so far at full size as JPEG bytes.

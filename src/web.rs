@@ -82,13 +82,21 @@ fn progress_object(p: Progress) -> JsValue {
         ("steps", p.steps.into()),
         ("done", p.done.into()),
         ("total", p.total.into()),
+        // A share of the work, not of the steps: what the time left is read from.
+        (
+            "work",
+            (p.work_done as f64 / p.work_total.max(1) as f64).into(),
+        ),
+        ("pass", p.pass.into()),
+        ("passes", p.passes.into()),
     ])
 }
 
 /// The canonical form of a recipe query (`layer=…&octaves=…`), or why it is not valid.
 #[wasm_bindgen(js_name = normalizeRecipe)]
 pub fn normalize_recipe(query: &str) -> Result<String, JsValue> {
-    Ok(DreamParams::from_query(query)?.to_query())
+    // Pages are reached by links, which pick up keys that are not the recipe's.
+    Ok(DreamParams::from_link(query)?.to_query())
 }
 
 /// Checks downloaded weights against their published sha256, so that only a good download is
@@ -115,33 +123,6 @@ pub fn layers() -> Vec<String> {
         .filter(|b| !b.is_pre_relu())
         .map(Blob::name)
         .collect()
-}
-
-/// Files packed into a ZIP (stored: PNGs are compressed already), for an animation's frames
-/// where the browser cannot encode video.
-#[wasm_bindgen]
-#[derive(Default)]
-pub struct Zip {
-    files: Vec<(String, Vec<u8>)>,
-}
-
-#[wasm_bindgen]
-impl Zip {
-    /// An empty archive.
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> Zip {
-        Zip::default()
-    }
-
-    /// Adds a file.
-    pub fn add(&mut self, name: String, bytes: Vec<u8>) {
-        self.files.push((name, bytes));
-    }
-
-    /// The archive's bytes.
-    pub fn finish(&self) -> Vec<u8> {
-        crate::image_io::zip(&self.files)
-    }
 }
 
 /// How many channels layer `name` has.
@@ -238,6 +219,17 @@ impl Job {
     }
 }
 
+/// The end of the note when `auto` runs on the CPU for want of a GPU.
+const ON_CPU: &str = "so the dream runs on the CPU: the same engine, 10 to 50 times slower. \
+    Chrome and Edge 113 or later and Safari 26 run it on your GPU";
+
+/// Whether this scope (the page's worker) has `navigator.gpu`.
+fn has_webgpu() -> bool {
+    Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| Reflect::has(&navigator, &"gpu".into()))
+        .unwrap_or(false)
+}
+
 /// GoogLeNet on one device, and the dream in progress on it.
 #[wasm_bindgen]
 pub struct Engine {
@@ -245,6 +237,8 @@ pub struct Engine {
     device: Device,
     limits: Limits,
     gpu: bool,
+    /// Why the engine runs where it does, when that is not the browser's GPU as asked.
+    note: Option<String>,
     job: Option<Job>,
     /// The batch of gallery thumbnails being rendered, between dream steps.
     gallery: Option<Gallery>,
@@ -271,25 +265,70 @@ pub fn force_convolutions(path: &str) -> Result<(), JsValue> {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Checks `weights` against `sha256`, sets up WebGPU (or the CPU when `gpu` is false) and
-    /// loads the network.
-    pub async fn create(weights: Vec<u8>, sha256: String, gpu: bool) -> Result<Engine, JsValue> {
+    /// Checks `weights` against `sha256`, sets up the device `engine` names and loads the
+    /// network: `webgpu` or `cpu` as named, `auto` the browser's GPU where it has one, else the
+    /// CPU (no WebGPU, or only a software renderer, which is slower than the CPU engine), with
+    /// a note saying why.
+    pub async fn create(
+        weights: Vec<u8>,
+        sha256: String,
+        engine: String,
+    ) -> Result<Engine, JsValue> {
         check_weights(&weights, &sha256)?;
-        let (device, limits) = if gpu {
-            let gpu = device::gpu_async().await?;
-            (gpu.device, gpu.limits)
-        } else {
-            (device::cpu(), Limits::cpu())
+        let (gpu, note) = match engine.as_str() {
+            "cpu" => (None, None),
+            "webgpu" if !has_webgpu() => {
+                return Err(Error::NoGpu("this browser has no WebGPU".into()).into());
+            }
+            "webgpu" => (Some(device::gpu_async().await?), None),
+            "auto" if !has_webgpu() => {
+                (None, Some(format!("this browser has no WebGPU, {ON_CPU}")))
+            }
+            "auto" => match device::gpu_async().await {
+                Ok(gpu) if gpu.software => {
+                    let adapter = if gpu.adapter.is_empty() {
+                        "a fallback adapter"
+                    } else {
+                        &gpu.adapter
+                    };
+                    let note = format!(
+                        "this browser's WebGPU is a software renderer ({adapter}) with no GPU \
+                         behind it, slower than the CPU engine, so the dream runs on the CPU"
+                    );
+                    (None, Some(note))
+                }
+                Ok(gpu) => (Some(gpu), None),
+                Err(e @ Error::NoGpu(_)) => (None, Some(format!("{e}, {ON_CPU}"))),
+                Err(e) => return Err(e.into()),
+            },
+            other => {
+                return Err(Error::Invalid {
+                    name: "engine",
+                    value: other.into(),
+                    allowed: "auto, webgpu or cpu".into(),
+                }
+                .into());
+            }
+        };
+        let (device, limits) = match &gpu {
+            Some(gpu) => (gpu.device.clone(), gpu.limits),
+            None => (device::cpu(), Limits::cpu()),
         };
         let (model, _) = GoogLeNet::load(weights, &device)?;
         Ok(Engine {
             model,
             device,
             limits,
-            gpu,
+            gpu: gpu.is_some(),
+            note,
             job: None,
             gallery: None,
         })
+    }
+
+    /// Why the engine runs on the CPU though WebGPU was not refused (`auto`), or `null`.
+    pub fn note(&self) -> Option<String> {
+        self.note.clone()
     }
 
     /// "gpu" or "cpu".
@@ -373,16 +412,18 @@ impl Engine {
     }
 
     /// Starts another dream from the current result with the recipe `query`, the one the page
-    /// shows (at the next seed when it is the last dream's).
-    pub fn more(&mut self, query: &str) -> Result<(), JsValue> {
+    /// shows: its next pass when it is the last dream's. Returns the recipe that makes the
+    /// result again (the page's link follows it).
+    pub fn more(&mut self, query: &str) -> Result<String, JsValue> {
         let params = DreamParams::from_query(query)?;
         let session = match self.job.take() {
             Some(Job::Still(session)) => session,
             _ => return Err(js_sys::Error::new("there is no still dream to continue").into()),
         };
-        let more = session.more(&self.model, &self.limits, params)?;
+        let more = session.more(params)?;
+        let recipe = more.recipe();
         self.job = Some(Job::Still(Box::new(more)));
-        Ok(())
+        Ok(recipe)
     }
 
     fn session(&self) -> Result<&Session, JsValue> {
@@ -447,8 +488,15 @@ impl Engine {
     }
 
     /// The result so far at full size as PNG bytes, with the photo's alpha and the recipe inside.
+    /// An animation's frame carries the animation's recipe.
     pub fn png(&self) -> Result<Promise, JsValue> {
-        let png = self.session()?.png();
+        let png = match &self.job {
+            Some(Job::Motion(animation)) => animation.session().png_as(animation.recipe()),
+            _ => {
+                let session = self.session()?;
+                session.png_as(session.recipe())
+            }
+        };
         Ok(future_to_promise(async move {
             Ok(Uint8Array::from(png.await?.as_slice()).into())
         }))

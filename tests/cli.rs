@@ -300,7 +300,11 @@ fn a_decompression_bomb_is_refused_before_decoding() {
     let out = Command::new("sh")
         .args(["-c", "ulimit -v 524288 && exec \"$0\" \"$@\""])
         .arg(env!("CARGO_BIN_EXE_deepdream"))
-        .args(["dream", &input("bomb.png"), "/nonexistent/never.png"])
+        .args([
+            "dream",
+            &input("bomb.png"),
+            scratch("never.png").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -660,4 +664,117 @@ fn a_zoom_writes_frames_that_grow_out_of_each_other() {
 
 fn resized(image: image::RgbImage, w: u32, h: u32) -> image::RgbImage {
     image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle)
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_dream() {
+    let photo = small_photo();
+    let missing = scratch("no-such-folder").join("deeper");
+    // A dream that would take minutes: the refusal must come before it, not after.
+    for (command, out) in [("dream", "dream.png"), ("zoom", "zoom.gif")] {
+        let out = missing.join(out);
+        let started = std::time::Instant::now();
+        refuses(
+            &[
+                command,
+                photo.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--steps",
+                "1000",
+                "--cpu",
+            ],
+            "there is no folder",
+        );
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{command} dreamed before refusing"
+        );
+    }
+}
+
+/// Runs `args` and sends it Ctrl-C (SIGINT) after `after`: its exit code and stderr.
+fn interrupted(args: &[&str], after: std::time::Duration) -> (Option<i32>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_deepdream"))
+        .args(args)
+        .env("DEEPDREAM_WEIGHTS", common::weights_path())
+        .env("XDG_RUNTIME_DIR", runtime_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(after);
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctrl_c_writes_what_is_done() {
+    let photo = small_photo();
+    let wait = std::time::Duration::from_secs(8);
+    // A still: the result so far, dreamed, with its recipe.
+    let out = scratch("stopped.png");
+    let (code, stderr) = interrupted(
+        &[
+            "dream",
+            photo.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--steps",
+            "1000",
+            "--cpu",
+        ],
+        wait,
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
+    let written = std::fs::read(&out).expect("the result so far is written");
+    assert!(text_chunk(&written).contains("steps=1000"));
+    let dreamed = image::load_from_memory(&written).unwrap().to_rgb8();
+    let original = image::open(&photo).unwrap().to_rgb8();
+    assert_eq!(dreamed.dimensions(), original.dimensions());
+    assert!(mean_abs_diff(dreamed.as_raw(), original.as_raw()) > 1.0);
+    // An animated PNG: the frames finished, in a file that says how many it has.
+    let out = scratch("stopped-zoom.png");
+    let (code, stderr) = interrupted(
+        &[
+            "zoom",
+            photo.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--frames",
+            "1000",
+            "--octaves",
+            "1",
+            "--steps",
+            "1",
+            "--steps-per-frame",
+            "1",
+            "--cpu",
+        ],
+        wait,
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let said = reader
+        .info()
+        .animation_control
+        .expect("an animated PNG")
+        .num_frames;
+    assert!((1..1000).contains(&said), "{said} frames");
+    assert!(
+        stderr.contains(&format!("after {said} of 1000 frames")),
+        "{stderr}"
+    );
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    for _ in 0..said {
+        reader
+            .next_frame(&mut buffer)
+            .expect("every frame it says it has");
+    }
 }

@@ -10,6 +10,8 @@ use deepdream::device::Limits;
 use deepdream::dream::{self, Dream, DreamParams, Objective, Progress, Rng, tiles};
 use deepdream::image_io;
 use deepdream::model::GoogLeNet;
+use deepdream::session::Session;
+use image::imageops::FilterType;
 
 fn cpu() -> (GoogLeNet, Device) {
     let device = deepdream::device::cpu();
@@ -309,5 +311,178 @@ fn channel_and_multi_layer_objectives_dream_differently() {
     for (name, result) in [("channel", &channel), ("mixed", &mixed)] {
         assert_ne!(result, &layer, "{name}");
         assert_ne!(result, &original, "{name}");
+    }
+}
+
+/// The session's result after it has run to its end.
+fn finish(session: &mut Session) -> image::RgbImage {
+    while session.step().unwrap().is_some() {}
+    pollster::block_on(session.rgb()).unwrap()
+}
+
+fn png_of(photo: &image::RgbImage) -> Vec<u8> {
+    image_io::encode_png(photo, None, "", &[]).unwrap()
+}
+
+#[test]
+fn dream_more_with_the_same_recipe_is_the_recipes_next_pass() {
+    let (model, device) = cpu();
+    let bytes = png_of(&common::crop("chelsea.png", 50, 150, 100, 120));
+    let open = |params: DreamParams| {
+        Session::open(
+            &model,
+            &device,
+            &Limits::PORTABLE,
+            Some(&bytes),
+            params,
+            None,
+        )
+        .unwrap()
+    };
+    let params = DreamParams {
+        octaves: 1,
+        ..short()
+    };
+    let mut first = open(params.clone());
+    finish(&mut first);
+    // The page sends the recipe it shows: the link's (passes=1) or the last answer's.
+    let mut second = first.more(params.clone()).unwrap();
+    assert!(second.recipe().contains("passes=2"), "{}", second.recipe());
+    let shown = DreamParams::from_query(&second.recipe()).unwrap();
+    let twice = finish(&mut second);
+    let mut third = second.more(shown).unwrap();
+    assert!(third.recipe().contains("passes=3"), "{}", third.recipe());
+    let thrice = finish(&mut third);
+    // Each recipe makes its picture again in one go.
+    let again = |passes| {
+        finish(&mut open(DreamParams {
+            passes,
+            ..params.clone()
+        }))
+    };
+    assert_eq!(again(2), twice);
+    assert_eq!(again(3), thrice);
+    assert_ne!(twice, thrice);
+    // Progress counts this run's passes: a three-pass recipe reports them all.
+    let mut three = open(DreamParams {
+        passes: 3,
+        ..params.clone()
+    });
+    let mut last = None;
+    while let Some(p) = three.step().unwrap() {
+        last = Some(p);
+    }
+    let last = last.unwrap();
+    assert_eq!(
+        (last.pass, last.passes, last.done, last.total),
+        (3, 3, 6, 6)
+    );
+    assert_eq!(last.work_done, last.work_total);
+}
+
+#[test]
+fn dream_more_with_another_recipe_keeps_the_recipes_before_it_in_the_png() {
+    let (model, device) = cpu();
+    let bytes = png_of(&common::crop("chelsea.png", 50, 150, 100, 120));
+    let params = DreamParams {
+        octaves: 1,
+        ..short()
+    };
+    let mut first = Session::open(
+        &model,
+        &device,
+        &Limits::PORTABLE,
+        Some(&bytes),
+        params.clone(),
+        None,
+    )
+    .unwrap();
+    finish(&mut first);
+    let before = first.recipe();
+    let other = DreamParams::from_query(&format!("{before}&layer=inception_3b/output")).unwrap();
+    let mut second = first.more(other).unwrap();
+    finish(&mut second);
+    let png = pollster::block_on(second.png()).unwrap();
+    let text = png_text(&png);
+    assert_eq!(text.get("deepdream"), Some(&second.recipe()));
+    assert!(second.recipe().contains("inception_3b"));
+    assert_eq!(text.get("deepdream-before"), Some(&before));
+}
+
+/// A PNG's tEXt chunks, keyword to text.
+fn png_text(png: &[u8]) -> std::collections::HashMap<String, String> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let reader = decoder.read_info().unwrap();
+    reader
+        .info()
+        .uncompressed_latin1_text
+        .iter()
+        .map(|t| (t.keyword.clone(), t.text.clone()))
+        .collect()
+}
+
+#[test]
+fn the_time_left_read_from_the_work_done_holds_after_the_first_octave() {
+    let (model, device) = cpu();
+    // Large enough that a step's cost is its pixels', as in a photo, not its fixed overhead.
+    let photo = image::imageops::resize(
+        &common::photo("chelsea.png"),
+        720,
+        480,
+        FilterType::Triangle,
+    );
+    let bytes = png_of(&photo);
+    let params = DreamParams {
+        octaves: 3,
+        steps: 3,
+        ..DreamParams::default()
+    };
+    let mut session = Session::open(
+        &model,
+        &device,
+        &Limits::PORTABLE,
+        Some(&bytes),
+        params,
+        None,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut estimate = None;
+    while let Some(p) = session.step().unwrap() {
+        // The first step of the second octave: the first octave's pace is all that is known.
+        if p.octave == 2 && p.step == 1 {
+            let elapsed = started.elapsed().as_secs_f64();
+            let work = p.work_done as f64 / p.work_total as f64;
+            let by_steps = elapsed / p.done as f64 * (p.total - p.done) as f64;
+            estimate = Some((elapsed, elapsed / work * (1.0 - work), by_steps));
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    let (at, by_work, by_steps) = estimate.unwrap();
+    let left = total - at;
+    assert!(
+        (by_work - left).abs() <= 0.3 * left,
+        "estimated {by_work:.2} s left, took {left:.2} s (by steps: {by_steps:.2} s)"
+    );
+}
+
+#[test]
+fn a_negative_layer_weight_turns_the_gradient_round() {
+    let (model, device) = cpu();
+    let image = image_io::to_tensor(&common::crop("chelsea.png", 50, 150, 100, 120), &device);
+    let params = DreamParams::from_query("layer=inception_4c/output*-1").unwrap();
+    assert!(
+        params
+            .to_query()
+            .starts_with("layer=inception_4c/output*-1&")
+    );
+    let blob = "inception_4c/output".parse().unwrap();
+    let up = common::read(
+        dream::gradient(&model, &image, &Objective::Layers(vec![(blob, 1.0)])).unwrap(),
+    );
+    let down = common::read(dream::gradient(&model, &image, &params.objective).unwrap());
+    assert!(up.iter().any(|g| *g != 0.0));
+    for (u, d) in up.iter().zip(&down) {
+        assert!((u + d).abs() <= 1e-6 * u.abs().max(1.0), "{u} against {d}");
     }
 }

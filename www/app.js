@@ -1,226 +1,169 @@
-// The page: hands photos and recipes to the engine's worker and draws what comes back.
-// It holds no image math and no DeepDream logic; the engine validates every recipe.
+// The page: hands photos and recipes to the engine's worker and draws what comes back. It holds
+// no image math and no DeepDream logic; the engine validates every recipe.
+//
+// Its state is the one object `page` below. The user's actions and the engine's replies change
+// it, then `pump` decides what the engine does next and `render` shows it: a reply carries the
+// number of the job it answers, and one for a job the page gave up is dropped.
 import { LOOKS } from './looks.mjs';
-
-// The video module (and the muxer it carries) loads only when an animation is made.
-const videoModule = () => import('./video.mjs');
+import { EngineClient } from './engine.mjs';
+import * as form from './form.mjs';
+import { Gallery } from './gallery.mjs';
+import { Movie } from './movie.mjs';
+import * as stage from './stage.mjs';
 
 const $ = (id) => document.getElementById(id);
 const VERSION = 'dev'; // `make dist` writes the site's version here
 // Public-domain photos (tests/images/README.md) that dream with one click: label, path relative
 // to here (`make dist` renames the file), and the name downloads are called after.
 const SAMPLES = [['Cat', 'samples/cat.jpg', 'cat.jpg'], ['Coffee', 'samples/coffee.jpg', 'coffee.jpg']];
-const NO_GPU = 'This browser offers no WebGPU, so the dream cannot run on your GPU. ' +
+const NO_GPU = 'This browser offers no usable WebGPU, so the dream cannot run on your GPU. ' +
   'Chrome and Edge (version 113 or later), and Safari 26, have it. ' +
   'You can dream on the CPU instead: the same engine, about 10 to 50 times slower.';
 
-let worker = null;
-let query = ''; // the last recipe the engine accepted
-const linked = location.search.slice(1);
-let photo = null; // { bytes, name }, or { noise: true, name } for a dream from noise
-let guide = null; // the guide image's bytes, when one is chosen
-let options = []; // the engine's recipe table (its rows the page shows)
-// The animation being made: { writer (null: frames go to a ZIP instead), added (a promise
-// chain, so frames reach the encoder in order), extension }.
-let movie = null;
-let canVideo = null; // whether this browser has a video encoder (WebCodecs), set once below
-let pending = false; // a photo waits for the engine and its recipe
-let linkOpened = false; // the link's own recipe has been answered once
-let restart = false; // the user changed the recipe: dream the photo again with it
-let started = 0;
-let urls = [];
-let size = ''; // of the photo being dreamed, e.g. "4000×3000"
-let dims = null; // [width, height] of the photo being dreamed
+// `?engine=webgpu` or `?engine=cpu` forces an engine (for tests and benchmarks); it is not part
+// of the recipe, and it stays in the address when the page rewrites the recipe there.
+const FORCED = new URLSearchParams(location.search).get('engine');
+const ENGINE = ['webgpu', 'cpu'].includes(FORCED) ? FORCED : 'auto';
+const LINK = location.search.slice(1);
+
+const page = {
+  engine: 'loading', // the worker's engine: 'loading', 'ready', or 'failed' (no engine to run)
+  mode: ENGINE, // the device asked of the worker: 'auto', 'webgpu' or 'cpu'
+  backend: null, // where the engine runs once ready: 'gpu' or 'cpu'
+  recipe: null, // the last recipe the engine accepted; null until it has answered the link's
+  asked: null, // the recipe being checked: { job, candidate, dream, guide }
+  photo: null, // { bytes, name, url }, or { noise: true, name } for a dream from noise
+  guide: null, // the guide image { bytes, url }: the recipe has guide=1 exactly when there is one
+  guideWanted: false, // the link's recipe was dreamed with a guide image, which a link cannot carry
+  job: null, // the dream running: { id, name, movie, previewed, started, stopping, finishing }
+  next: false, // the user asked for a dream: it starts once the engine is free and the recipe checked
+  last: null, // how the last dream ended: 'done', 'error' or null
+  continued: false, // the recipe's passes came from "Dream more": a new photo starts at one
+  carried: '', // a note for the next dream, which clears the last one's
+  unsaved: false, // a result not yet downloaded
+};
+
+const engine = new EngineClient((message) => (replies[message.type] ?? (() => {}))(message));
+const gallery = new Gallery(engine, (layer, channel) => {
+  if (!page.photo) stage.noteUser(`Channel ${channel} of ${layer} is chosen: drop a photo to dream it.`);
+  choose(form.change(current(), { layer, channel: String(channel), guide: null }));
+});
 
 // What can be used now is shown; what cannot is hidden, not greyed out.
-function setState(state) {
+function render() {
+  const state = page.engine === 'loading' ? 'loading'
+    : page.engine === 'failed' ? 'error'
+      : page.job ? 'dreaming' : page.last ?? 'ready';
   document.body.dataset.state = state;
-  const busy = state === 'dreaming' || state === 'done';
-  $('stop').hidden = state !== 'dreaming';
-  $('more').hidden = state !== 'done' || animating(query);
-  $('compare-label').hidden = !photo || photo.noise || !busy;
+  if (page.backend) document.body.dataset.backend = page.backend;
+  const photo = page.photo;
+  $('stop').hidden = !page.job || page.job.finishing;
+  $('more').hidden = state !== 'done' || form.animating(page.recipe ?? '');
+  // A dream from noise has no original to show.
+  $('compare-label').hidden = !photo || photo.noise || !['dreaming', 'done'].includes(state);
+  if (!photo || photo.noise) stage.compare(false);
   $('another').hidden = !photo;
-  $('status').hidden = !busy;
+  $('status').hidden = !page.job && !page.last;
   $('views').hidden = !photo;
   $('drop').hidden = Boolean(photo);
-  if (state === 'dreaming') {
-    $('download').hidden = true;
-    $('download-jpeg').hidden = true;
-    $('download-video').hidden = true;
+  $('guide-thumb').hidden = !page.guide;
+  $('guide-clear').hidden = !page.guide && !page.guideWanted;
+  $('guide-wanted').hidden = !page.guideWanted;
+}
+
+// The recipe the user is looking at: the one being checked, else the accepted one, else the link.
+const current = () => page.asked?.candidate ?? page.recipe ?? LINK;
+
+/** Asks the engine to check `candidate`; with `dream`, the photo dreams once it is accepted. */
+function ask(candidate, dream, guide) {
+  // A guide picked for a refused recipe is not kept (`guide` goes with the recipe, or not at all).
+  if (page.asked?.guide) URL.revokeObjectURL(page.asked.guide.url);
+  page.asked = { job: engine.send('recipe', { query: candidate }), candidate, dream, guide };
+}
+
+/** A look, setting or channel the user chose: the photo dreams again with it once accepted. */
+function choose(candidate, guide) {
+  ask(candidate, true, guide);
+}
+
+function accept(recipe, asked) {
+  if (asked.guide) {
+    if (page.guide) URL.revokeObjectURL(page.guide.url);
+    page.guide = asked.guide;
+    $('guide-thumb').src = page.guide.url;
+    page.guideWanted = false;
+  }
+  const guided = new URLSearchParams(recipe).get('guide') === '1';
+  if (guided && !page.guide) {
+    // A link's guide=1: the image does not travel in links. Dream without it, and ask for it.
+    page.guideWanted = true;
+    $('advanced').open = true;
+    recipe = form.change(recipe, { guide: null });
+  } else if (!guided && page.guide) {
+    URL.revokeObjectURL(page.guide.url);
+    page.guide = null;
+  }
+  const first = page.recipe === null;
+  show(recipe);
+  document.body.dataset.recipe = 'known';
+  if (asked.dream && page.photo) {
+    page.next = true;
+  } else if (first && !page.photo && form.startOf(recipe) === 'noise') {
+    // A link to a dream from noise needs no photo: it dreams as soon as the engine is up.
+    useNoise();
+    page.next = true;
   }
 }
 
-// The dream on screen: as large as the viewport allows, but never more than twice its size,
-// and then pixel for pixel (an integer scale, no smoothing) rather than blurred.
-function fitView() {
-  if (!dims) return;
-  const [w, h] = dims;
-  const room = Math.min($('stage').clientWidth / w, (window.innerHeight * 0.75) / h);
-  const scale = room >= 2 ? 2 : room >= 1 ? 1 : room;
-  const canvas = $('canvas');
-  for (const view of [canvas, $('original')]) {
-    view.style.width = `${Math.floor(w * scale)}px`;
-    view.classList.toggle('enlarged', scale > 1 && view === canvas && canvas.width === w);
-  }
+/** `recipe` becomes the page's: in the address (which can be shared), the forms and the looks. */
+function show(recipe) {
+  page.recipe = recipe;
+  const forced = ENGINE === 'auto' ? '' : `${recipe ? '&' : ''}engine=${ENGINE}`;
+  history.replaceState(null, '', `?${recipe}${forced}`);
+  if (form.built()) form.fill(recipe);
 }
 
-function alertUser(message) {
-  $('alert').textContent = message;
-  $('alert').hidden = !message;
-}
-
-function noteUser(message) {
-  $('note').textContent = message;
-  $('note').hidden = !message;
-}
-
-function startWorker(gpu) {
-  if (worker) worker.terminate();
-  // `data-recipe="known"`: the engine has answered the recipe since it (re)started, so the form
-  // shows the link's recipe (the tests wait for it too).
-  delete document.body.dataset.recipe;
-  worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
-  worker.onmessage = (event) => handlers[event.data.type](event.data);
-  worker.onerror = (event) => failed(`The engine could not start: ${event.message}`);
-  setState('loading');
-  $('load').hidden = false;
-  worker.postMessage({ type: 'load', gpu });
-}
-
-function failed(message) {
-  alertUser(message);
-  setState('error');
-}
-
-// The Advanced form, one control per row of the engine's recipe table: a new option needs no
-// edit here. Each control's tooltip is the row's help and range.
-function buildForm(rows, layers) {
-  options = rows;
-  $('recipe').replaceChildren();
-  $('motion').replaceChildren();
-  for (const o of rows.filter((row) => row.listed)) {
-    const form = o.applies === 'motion' ? $('motion') : $('recipe');
-    const label = document.createElement('label');
-    label.title = `${o.help}: ${o.allowed}.`;
-    label.dataset.applies = o.applies;
-    let input;
-    if (o.kind === 'layers' || o.kind === 'choice') {
-      input = document.createElement('select');
-      for (const value of o.kind === 'layers' ? layers : o.choices) input.add(new Option(value, value));
-    } else {
-      input = document.createElement('input');
-      if (o.kind === 'switch') {
-        input.type = 'checkbox';
-        label.className = 'switch';
-      } else {
-        input.type = 'number';
-        input.step = o.kind === 'real' ? 'any' : '1';
-        if (o.min !== null) input.min = o.min;
-        if (o.max !== null && o.max <= Number.MAX_SAFE_INTEGER) input.max = o.max;
-        input.placeholder = o.default;
-      }
-    }
-    input.name = o.key;
-    if (o.kind === 'switch') label.append(input, o.label);
-    else label.append(o.label, input);
-    form.append(label);
-  }
-}
-
-const startOf = (recipe) => new URLSearchParams(recipe).get('start') || 'photo';
-
-const formInputs = () => [...$('recipe').elements, ...$('motion').elements];
-const animating = (recipe) => Number(new URLSearchParams(recipe).get('frames') || 0) > 0;
-
-function fillForm(recipe) {
-  const params = new URLSearchParams(recipe);
-  // A still's recipe has no motion: the Animate form keeps what was typed there until Animate.
-  const inputs = animating(recipe) ? formInputs() : [...$('recipe').elements];
-  for (const input of inputs) {
-    const value = params.get(input.name) ?? '';
-    if (input.type === 'checkbox') {
-      input.checked = value === '1';
-    } else {
-      // A link may name a layer the list leaves out (a pre-ReLU value): show it anyway.
-      if (input.tagName === 'SELECT' && value && ![...input.options].some((o) => o.value === value)) {
-        input.add(new Option(value, value));
-      }
-      input.value = value;
+/** Starts what the user asked for, once nothing stands in the way; stops a dream in the way. */
+function pump() {
+  if (page.engine === 'ready' && page.recipe !== null && !page.asked && page.next && page.photo) {
+    if (!page.job) {
+      page.next = false;
+      start('dream');
+    } else if (!page.job.stopping && !page.job.finishing) {
+      page.job.stopping = true;
+      engine.tell('stop');
     }
   }
-  // Options of the other kind of start are hidden (a photo's maximum size, noise's size).
-  const start = startOf(recipe);
-  for (const label of $('recipe').children) {
-    label.hidden = label.dataset.applies !== 'always' && label.dataset.applies !== start;
-  }
-  for (const button of $('presets').querySelectorAll('button')) {
-    button.setAttribute('aria-pressed', String(params.get('layer') === button.dataset.layer && !params.get('channel')));
-  }
-  // An animation's recipe opens the Animate section, and a photo dropped then animates.
-  if (animating(recipe)) $('animate').open = true;
-  $('animate-start').hidden = animating(recipe);
-  $('animate-stop').hidden = !animating(recipe);
-  // Motion's own values show what Animate will use, even before frames are asked for.
-  for (const input of $('motion').elements) {
-    if (input.value === '') input.placeholder = options.find((o) => o.key === input.name)?.default ?? '';
-  }
+  render();
 }
 
-function formQuery() {
-  // The options with their own controls (start, guide) keep their values; the rest are the form's.
-  const params = new URLSearchParams(query);
-  for (const input of formInputs()) {
-    const value = input.type === 'checkbox' ? (input.checked ? '1' : '') : input.value;
-    if (value !== '') params.set(input.name, value);
-    else params.delete(input.name);
-  }
-  return params.toString(); // form-encoded: the engine decodes it as a browser would
-}
-
-// The current recipe with `changes` made (a value of null drops the key).
-function withChanges(changes) {
-  const params = new URLSearchParams(query);
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === null) params.delete(key);
-    else params.set(key, value);
-  }
-  return params.toString();
-}
-
-function setRecipe(candidate) {
-  worker.postMessage({ type: 'recipe', query: candidate });
-}
-
-// A look or setting the user chose: once the engine accepts it, the photo dreams again with it
-// (a dream in progress stops first).
-function chooseRecipe(candidate) {
-  restart = true;
-  setRecipe(candidate);
-}
-
-function dream() {
-  if (!photo) return;
-  if (!worker || document.body.dataset.state === 'loading' || document.body.dataset.recipe !== 'known') {
-    pending = true; // starts once an engine is ready and has the recipe
-    return;
-  }
-  if (document.body.dataset.state === 'dreaming') {
-    pending = true;
-    worker.postMessage({ type: 'stop' });
-    return;
-  }
-  alertUser('');
-  noteUser('');
-  setState('dreaming');
-  $('progress-text').textContent = 'Starting…';
-  worker.postMessage({
-    type: 'dream',
+function start(kind) {
+  const photo = page.photo;
+  stage.alertUser('');
+  stage.noteUser(page.carried);
+  page.carried = '';
+  const data = kind === 'more' ? { query: page.recipe } : {
     bytes: photo.noise ? null : photo.bytes.slice(0),
-    guide: guide ? guide.slice(0) : null,
-    query,
-    // Without a video encoder, an animation's frames come back as a ZIP of PNGs.
-    zip: animating(query) && !canVideo,
-  });
+    guide: page.guide ? page.guide.bytes.slice(0) : null,
+    query: page.recipe,
+  };
+  const id = engine.send(kind, data);
+  page.job = { id, name: photo.name, movie: null, previewed: false, started: performance.now(), stopping: false, finishing: false };
+  page.last = null;
+  stage.progress('Starting…');
+}
+
+/** A new engine on `page.mode`; a dream it was running starts again there. */
+function restartEngine() {
+  if (page.job && !page.job.finishing) page.next = true;
+  page.job = null;
+  page.engine = 'loading';
+  page.backend = null;
+  gallery.ready = false;
+  $('load').hidden = false;
+  $('no-gpu').hidden = true;
+  engine.start(page.mode);
+  render();
 }
 
 async function takeFile(file) {
@@ -230,230 +173,233 @@ async function takeFile(file) {
     bytes = await file.arrayBuffer();
   } catch (error) {
     // The file went away or became unreadable between choosing and reading it.
-    alertUser(`The file ${file.name ? `“${file.name}” ` : ''}could not be read (${error.message}). Choose it again.`);
+    stage.alertUser(`The file ${file.name ? `“${file.name}” ` : ''}could not be read (${error.message}). Choose it again.`);
     return;
   }
-  photo = { bytes, name: file.name || 'pasted.png' };
-  setState(document.body.dataset.state); // the stage shows the photo's place, not the drop zone
-  urls.forEach(URL.revokeObjectURL);
-  urls = [URL.createObjectURL(file)];
-  $('original').src = urls[0];
-  if (startOf(query) === 'noise') chooseRecipe(withChanges({ start: null, size: null, lapnorm: null }));
-  else dream();
+  if (page.photo?.url) URL.revokeObjectURL(page.photo.url);
+  page.photo = { bytes, name: file.name || 'pasted.png', url: URL.createObjectURL(file) };
+  stage.original(page.photo.url);
+  const changes = {
+    ...(form.startOf(current()) === 'noise' ? { start: null, size: null, lapnorm: null } : {}),
+    ...(page.continued ? { passes: null } : {}),
+  };
+  page.continued = false;
+  if (Object.keys(changes).length) choose(form.change(current(), changes));
+  else page.next = true;
+  pump();
 }
 
 // Grey noise in the photo's place, for a dream of what a layer or channel wants to see.
 function useNoise() {
-  photo = { noise: true, name: 'noise.png' };
-  urls.forEach(URL.revokeObjectURL);
-  urls = [];
-  $('original').removeAttribute('src');
-  setState(document.body.dataset.state);
+  if (page.photo?.url) URL.revokeObjectURL(page.photo.url);
+  page.photo = { noise: true, name: 'noise.png' };
+  stage.original(null);
 }
 
 // "Start from noise": the shown recipe, from noise (a photo's own options dropped).
 function takeNoise() {
   useNoise();
-  chooseRecipe(withChanges({ start: 'noise', 'max-size': null, 'keep-colors': null }));
+  choose(form.change(current(), { start: 'noise', 'max-size': null, 'keep-colors': null }));
+  render();
 }
 
-// 100 s reads "1 min 40 s", not "2 min"; past ten minutes the minutes are enough.
-function seconds(s) {
-  const t = Math.round(s);
-  if (t < 60) return `${t} s`;
-  if (t < 600) return t % 60 ? `${Math.floor(t / 60)} min ${t % 60} s` : `${t / 60} min`;
-  return `${Math.round(t / 60)} min`;
-}
-
-// After the engine died mid-dream: the last preview on the canvas becomes the PNG download.
-function keepPreview() {
-  const canvas = $('canvas');
-  if (!canvas.width) return false;
-  canvas.toBlob((blob) => {
-    if (!blob) return; // the browser could not encode it: the preview stays on screen only
-    urls.slice(1).forEach(URL.revokeObjectURL);
-    urls = [urls[0], URL.createObjectURL(blob)];
-    Object.assign($('download'), { href: urls[1], download: downloadName('png'), hidden: false });
-    $('download-jpeg').hidden = true;
-  }, 'image/png');
-  return true;
-}
-
-function downloadName(ext, what = 'dream') {
-  const base = photo.name.replace(/\.[^.]*$/, '') || 'photo';
-  return `${base}-${what}.${ext}`;
-}
-
-// The animation's file: the video, or the engine's ZIP of frames where there is no encoder.
-async function movieFile(zip) {
-  const writer = await movie.added.catch((error) => {
-    noteUser(`Note: the video could not be encoded (${error.message}).`);
-    return null;
-  });
-  movie = null;
-  if (writer && writer.frames > 0) {
-    const blob = await writer.finish();
-    return { url: URL.createObjectURL(blob), extension: writer.extension };
+// After a job failed: what it had done stays. The last preview becomes the PNG download when the
+// engine died (only if it is this dream's: a failure before its first preview leaves the last
+// result as it was), and an animation's finished frames become its video or ZIP.
+async function salvage(job, message, fatal) {
+  const kept = [];
+  if (fatal && job.previewed) {
+    const png = await stage.canvasPng();
+    if (png) {
+      stage.offer({ png }, job.name);
+      const { width, height } = $('canvas');
+      kept.push(`the last preview (${width}×${height}) is kept below and can be downloaded`);
+      stage.progress('Stopped.');
+    }
   }
-  if (zip) {
-    noteUser('Note: this browser cannot encode video (it has no WebCodecs VideoEncoder), so the frames come as a ZIP of PNGs.');
-    return { url: URL.createObjectURL(new Blob([zip], { type: 'application/zip' })), extension: 'zip' };
+  if (job.movie?.frames) {
+    const made = await job.movie.finish();
+    if (made) {
+      if (!fatal || !job.previewed) stage.offer({}, job.name);
+      stage.offerMovie(made.blob, made.extension);
+      kept.push(`the ${job.movie.frames} finished frames are kept as ${made.extension === 'zip' ? 'a ZIP of PNGs' : 'a video'}`);
+    }
   }
-  return null;
+  if (kept.length) page.unsaved = true;
+  const restarted = fatal ? '; the engine has restarted for your next dream' : '';
+  stage.alertUser(kept.length ? `${message}. ${capital(kept.join(', and '))}${restarted}.` : message);
 }
 
-const handlers = {
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+// Replies of the engine's worker, by type. Those of a job carry its number.
+const replies = {
+  table({ layers, recipeOptions }) {
+    if (form.built()) return;
+    form.build(recipeOptions, layers);
+    if (page.recipe !== null) form.fill(page.recipe);
+    gallery.offer(layers);
+  },
   weights({ loaded, total, cached }) {
     $('weights-progress').max = total || 1;
     $('weights-progress').value = loaded;
     $('weights-text').textContent = cached ? 'from this browser’s cache'
       : `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB (once; then kept offline)`;
   },
-  ready({ backend, layers, recipeOptions }) {
+  ready({ backend, note }) {
+    page.engine = 'ready';
+    page.backend = backend;
     $('load').hidden = true;
-    $('no-gpu').hidden = true;
-    if (!options.length) {
-      buildForm(recipeOptions, layers);
-      for (const name of layers) $('gallery-layer').add(new Option(name, name));
-      $('gallery-layer').value = 'inception_4c/output';
-    }
-    document.body.dataset.backend = backend;
-    setRecipe(query || linked);
-    setState('ready');
-    galleryStart(); // a gallery left open while the engine restarted goes on
+    $('cpu').checked = backend === 'cpu';
+    // Why the engine is on the CPU though nobody asked: one calm line, no error.
+    $('engine-note').textContent = note ? `${capital(note)}.` : '';
+    $('engine-note').hidden = !note;
+    gallery.ready = true;
+    gallery.on(backend);
+    gallery.start(); // a gallery left open while the engine restarted goes on
+    pump();
   },
   note({ message }) {
-    noteUser(`Note: ${message}.`);
+    stage.noteUser(`Note: ${message}.`);
   },
-  recipe({ recipe }) {
-    query = recipe;
-    history.replaceState(null, '', `?${recipe}`);
-    fillForm(recipe);
-    document.body.dataset.recipe = 'known';
-    const state = document.body.dataset.state;
-    if (restart) {
-      restart = false;
-      if (photo && ['ready', 'dreaming', 'done', 'error'].includes(state)) dream();
-    } else if (pending && state === 'ready') {
-      // A photo that came while the engine loaded dreams now, with the link's recipe.
-      pending = false;
-      dream();
-    } else if (!photo && !linkOpened && startOf(recipe) === 'noise' && state === 'ready') {
-      // A link to a dream from noise needs no photo: it dreams as soon as the engine is up.
-      useNoise();
-      dream();
+  recipe({ job, recipe, error }) {
+    const asked = page.asked;
+    if (job !== asked?.job) return; // a recipe changed again since
+    page.asked = null;
+    if (error) {
+      if (asked.guide) URL.revokeObjectURL(asked.guide.url);
+      stage.alertUser(error.message);
+      if (page.recipe === null) ask('', false); // a bad link: the defaults, keeping the message
+      else if (form.built()) form.fill(page.recipe);
+    } else {
+      accept(recipe, asked);
     }
-    linkOpened = true;
+    pump();
   },
-  started({ info }) {
-    started = performance.now();
-    movie = null;
+  started({ job, info, recipe }) {
+    const running = page.job;
+    if (job !== running?.id) return;
+    running.started = performance.now();
+    // "Dream more" goes on as the recipe's next pass: the link and the PNG say so.
+    if (recipe) {
+      show(recipe);
+      page.continued = true;
+    }
     if (!info) return;
-    size = `${info.width}×${info.height}`;
-    // Previews come at each octave's size; the canvas is shown at the photo's size.
-    dims = [info.width, info.height];
-    if (info.note) noteUser(`Note: ${info.note}.`);
+    running.size = `${info.width}×${info.height}`;
+    stage.size(info.width, info.height);
+    if (info.note) stage.noteUser(`Note: ${info.note}.`);
     if (info.frames > 0) {
       const fps = Number(new URLSearchParams(info.recipe).get('fps')) || 24;
-      const writer = canVideo ? videoModule().then((m) => m.videoWriter(info.width, info.height, fps, info.recipe)) : null;
-      movie = { writer, added: writer ?? Promise.resolve(null) };
+      running.movie = new Movie(info.width, info.height, fps, info.recipe);
     }
   },
-  frame({ image, index, frames }) {
-    // A finished frame: shown at once, and handed to the video encoder in order.
-    handlers.preview({ image });
-    movie.added = movie.added.then(async (writer) => {
-      if (writer) await writer.add(image);
-      return writer;
-    });
-    $('progress-text').textContent = `Frame ${index + 1} of ${frames} done`;
-  },
-  progress({ progress: p, frame }) {
+  progress({ job, progress: p, frame }) {
+    const running = page.job;
+    if (job !== running?.id || running.finishing) return;
+    const elapsed = (performance.now() - running.started) / 1000;
     if (frame) {
       // An animation: progress over frames (the first, a whole dream, counts as one).
-      $('progress').max = frame.frames;
-      $('progress').value = frame.index + p.done / p.total;
-      const perFrame = (performance.now() - started) / 1000 / Math.max(frame.index + p.done / p.total, 1e-3);
-      const left = perFrame * (frame.frames - frame.index - p.done / p.total);
-      $('progress-text').textContent =
-        `Frame ${frame.index + 1} of ${frame.frames}, step ${p.done} of ${p.total} · ${seconds(left)} left`;
+      const done = frame.index + p.work;
+      stage.progress(`Frame ${frame.index + 1} of ${frame.frames}, step ${p.done} of ${p.total} · ` +
+        `${stage.seconds((elapsed / Math.max(done, 1e-3)) * (frame.frames - done))} left`, done, frame.frames);
       return;
     }
-    $('progress').max = p.total;
-    $('progress').value = p.done;
-    const left = ((performance.now() - started) / 1000 / p.done) * (p.total - p.done);
-    $('progress-text').textContent =
-      `Octave ${p.octave} of ${p.octaves}, step ${p.step} of ${p.steps} · ${seconds(left)} left`;
+    // The time left follows the work done, not the steps: each octave has about twice the
+    // pixels of the one before.
+    const left = (elapsed / Math.max(p.work, 1e-6)) * (1 - p.work);
+    const pass = p.passes > 1 ? `pass ${p.pass} of ${p.passes}, ` : '';
+    stage.progress(`${capital(`${pass}octave ${p.octave} of ${p.octaves}`)}, step ${p.step} of ${p.steps} · ` +
+      `${stage.seconds(left)} left`, p.done, p.total);
   },
-  preview({ image }) {
-    const canvas = $('canvas');
-    if (canvas.width !== image.width || canvas.height !== image.height) {
-      canvas.width = image.width;
-      canvas.height = image.height;
-    }
-    canvas.getContext('2d').putImageData(image, 0, 0);
-    fitView();
+  preview({ job, image }) {
+    const running = page.job;
+    if (job !== running?.id || running.finishing) return;
+    running.previewed = true;
+    stage.draw(image);
   },
-  async done({ png, jpeg, stats, zip }) {
-    urls.slice(1).forEach(URL.revokeObjectURL);
-    const pngUrl = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
-    const jpegUrl = URL.createObjectURL(new Blob([jpeg], { type: 'image/jpeg' }));
-    urls = [urls[0], pngUrl, jpegUrl];
-    if (movie) {
+  frame({ job, image, png, index, frames }) {
+    const running = page.job;
+    if (job !== running?.id || running.finishing) return;
+    // A finished frame: shown at once, and kept (encoded as it comes where the browser can).
+    running.previewed = true;
+    stage.draw(image);
+    running.movie.add(image, png);
+    stage.progress(`Frame ${index + 1} of ${frames} done`);
+  },
+  async done({ job, png, jpeg, stats }) {
+    const running = page.job;
+    if (job !== running?.id) return;
+    running.finishing = true;
+    stage.offer({ png: new Blob([png], { type: 'image/png' }), jpeg: new Blob([jpeg], { type: 'image/jpeg' }) }, running.name);
+    page.unsaved = true;
+    try {
       // The video (or the ZIP of frames) is ready before the page says done.
-      const made = await movieFile(zip);
+      const made = await running.movie?.finish();
       if (made) {
-        urls.push(made.url);
-        Object.assign($('download-video'), { href: made.url, download: downloadName(made.extension, 'zoom'), hidden: false });
-        $('download-video').textContent = made.extension === 'zip' ? 'Download frames (ZIP)' : 'Download video';
+        stage.offerMovie(made.blob, made.extension);
+        if (made.why) stage.noteUser(`Note: ${made.why}, so the frames come as a ZIP of PNGs.`);
       }
+    } catch (error) {
+      stage.noteUser(`Note: the animation's file could not be made (${error.message}); the last frame is below.`);
+    } finally {
+      const memory = stats.deviceMemory ? `, ${Math.round(stats.deviceMemory / 1e6)} MB of GPU memory` : '';
+      stage.progress(`Done in ${stage.seconds((performance.now() - running.started) / 1000)}: ` +
+        `${running.size ?? 'the picture'} px in tiles of up to ${stats.tile} px${memory}.`);
+      page.job = null;
+      page.last = 'done';
+      pump();
     }
-    Object.assign($('download'), { href: pngUrl, download: downloadName('png'), hidden: false });
-    Object.assign($('download-jpeg'), { href: jpegUrl, download: downloadName('jpg'), hidden: false });
-    const memory = stats.deviceMemory ? `, ${Math.round(stats.deviceMemory / 1e6)} MB of GPU memory` : '';
-    $('progress-text').textContent = `Done in ${seconds((performance.now() - started) / 1000)}: ` +
-      `${size} px in tiles of up to ${stats.tile} px${memory}.`;
-    setState('done');
-    if (pending) {
-      pending = false;
-      dream();
+  },
+  'gallery-started': (message) => gallery.reply(message),
+  rendering: (message) => gallery.reply(message),
+  thumb: (message) => gallery.reply(message),
+  async error({ job, message, kind, fatal, during }) {
+    if (during === 'gallery' && !fatal) {
+      if (job === gallery.job) $('gallery-text').textContent = message;
+      return;
     }
-  },
-  'gallery-started'({ layer, count }) {
-    galleryShow(layer, count);
-  },
-  thumb({ layer, channel, png }) {
-    galleryThumb(layer, channel, png);
-  },
-  error({ message, kind, fatal, during }) {
-    if (kind === 'no-gpu' && document.body.dataset.backend !== 'cpu') {
+    if (kind === 'no-gpu') {
+      // WebGPU was asked for by name (`engine=webgpu`, or "Run on the CPU" unticked) and is not here.
+      page.engine = 'failed';
       $('load').hidden = true;
       $('no-gpu-text').textContent = `${NO_GPU} (${message})`;
       $('no-gpu').hidden = false;
-      failed(message);
+      stage.alertUser(message);
+      render();
       return;
     }
-    if (during === 'recipe') {
-      restart = false;
-      alertUser(message);
-      if (query) fillForm(query);
-      else setRecipe(''); // a bad link: fall back to the defaults, keeping the message
+    if (during === 'load') {
+      // No engine to run (the weights would not download, the wasm would not compile).
+      page.engine = 'failed';
+      $('load').hidden = true;
+      stage.alertUser(message);
+      render();
       return;
     }
-    if (during === 'gallery' && !fatal) {
-      $('gallery-text').textContent = message;
+    const failed = page.job;
+    const ours = failed && (job === failed.id || fatal);
+    if (!ours && !fatal) {
+      if (job === undefined) stage.alertUser(message); // else a job given up: its error is moot
       return;
     }
-    pending = false;
-    if (fatal && (during === 'dream' || during === 'more') && keepPreview()) {
-      const { width, height } = $('canvas');
-      message += `. The last preview (${width}×${height}) is kept below and can be downloaded; ` +
-        'the engine has restarted for your next dream.';
-      $('progress-text').textContent = 'Stopped.';
+    if (ours) {
+      page.job = null;
+      page.next = false;
+      page.last = fatal ? null : 'error';
     }
-    failed(message);
-    // A panic or a lost GPU kills the engine: bring a fresh one up for the next photo.
-    if (fatal && during !== 'load') startWorker(!$('cpu').checked);
+    if (fatal) {
+      // A panic or a lost GPU kills the engine: the page says so, and brings a fresh one up for
+      // the next photo.
+      page.last = 'error';
+      render();
+      page.last = null;
+      restartEngine();
+      page.next = false;
+    }
+    if (ours) await salvage(failed, message, fatal);
+    else stage.alertUser(message);
+    render();
   },
 };
 
@@ -472,12 +418,7 @@ for (const { name, layer, preview } of LOOKS) {
   const button = thumbButton(name, preview);
   button.dataset.layer = layer;
   button.title = `${name}: dreams layer ${layer}`;
-  button.onclick = () => {
-    const params = new URLSearchParams(query);
-    params.set('layer', layer);
-    params.delete('channel');
-    chooseRecipe(params.toString());
-  };
+  button.onclick = () => choose(form.change(current(), { layer, channel: null }));
   $('presets').append(button);
 }
 
@@ -491,7 +432,7 @@ for (const [label, path, name] of SAMPLES) {
       const blob = await response.blob();
       takeFile(new File([blob], name, { type: blob.type }));
     } catch (error) {
-      alertUser(`The sample photo could not be loaded (${error.message}).`);
+      stage.alertUser(`The sample photo could not be loaded (${error.message}).`);
     }
   };
   $('sample-list').append(button);
@@ -510,121 +451,64 @@ $('guide-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
   event.target.value = '';
   if (!file) return;
+  let bytes;
   try {
-    guide = await file.arrayBuffer();
+    bytes = await file.arrayBuffer();
   } catch (error) {
-    alertUser(`The guide image could not be read (${error.message}). Choose it again.`);
+    stage.alertUser(`The guide image could not be read (${error.message}). Choose it again.`);
     return;
   }
-  $('guide-thumb').src = URL.createObjectURL(file);
-  $('guide-thumb').hidden = false;
-  $('guide-clear').hidden = false;
-  chooseRecipe(withChanges({ guide: '1', channel: null }));
+  choose(form.change(current(), { guide: '1', channel: null }), { bytes, url: URL.createObjectURL(file) });
 });
 $('guide-clear').onclick = () => {
-  guide = null;
-  $('guide-thumb').hidden = true;
-  $('guide-clear').hidden = true;
-  chooseRecipe(withChanges({ guide: null }));
+  page.guideWanted = false;
+  choose(form.change(current(), { guide: null }));
+  render();
 };
 
-// The channel gallery: the engine renders the thumbnails in the background, those in view
-// first; the page lays them out and says which are in view.
-let galleryLayer = null;
-let galleryDone = 0;
-let galleryCount = 0;
-const inView = new Set();
-const galleryObserver = new IntersectionObserver((entries) => {
-  for (const entry of entries) {
-    const channel = Number(entry.target.dataset.channel);
-    if (entry.isIntersecting) inView.add(channel);
-    else inView.delete(channel);
-  }
-  worker?.postMessage({ type: 'gallery-visible', channels: [...inView] });
-});
-
-function galleryStart() {
-  if (!$('gallery').open || !worker || document.body.dataset.state === 'loading') return;
-  worker.postMessage({ type: 'gallery', layer: $('gallery-layer').value, size: $('gallery-size').value });
-}
-
-function galleryShow(layer, count) {
-  galleryLayer = layer;
-  galleryCount = count;
-  galleryDone = 0;
-  galleryObserver.disconnect();
-  inView.clear();
-  for (const img of $('gallery-grid').querySelectorAll('img[src^="blob:"]')) URL.revokeObjectURL(img.src);
-  const buttons = [];
-  for (let channel = 0; channel < count; channel++) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.dataset.channel = channel;
-    button.title = `Dream channel ${channel} of ${layer}`;
-    const img = new Image();
-    img.alt = `channel ${channel}`;
-    button.append(img, String(channel));
-    button.onclick = () => {
-      if (!photo) noteUser(`Channel ${channel} of ${layer} is chosen: drop a photo to dream it.`);
-      chooseRecipe(withChanges({ layer, channel: String(channel), guide: null }));
-    };
-    buttons.push(button);
-  }
-  $('gallery-grid').replaceChildren(...buttons);
-  buttons.forEach((button) => galleryObserver.observe(button));
-  $('gallery-text').textContent = `0 of ${count}`;
-}
-
-function galleryThumb(layer, channel, png) {
-  if (layer !== galleryLayer) return;
-  const button = $('gallery-grid').children[channel];
-  if (!button) return;
-  button.querySelector('img').src = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
-  button.dataset.ready = '';
-  galleryDone++;
-  $('gallery-text').textContent = galleryDone < galleryCount ? `${galleryDone} of ${galleryCount}` : `all ${galleryCount} channels`;
-}
-
-$('gallery').addEventListener('toggle', () => {
-  if ($('gallery').open) galleryStart();
-  else worker?.postMessage({ type: 'gallery-stop' });
-});
-$('gallery-layer').onchange = galleryStart;
-$('gallery-size').onchange = galleryStart;
-
-$('recipe').addEventListener('change', () => chooseRecipe(formQuery()));
+$('recipe').addEventListener('change', () => choose(form.read(current(), form.animating(current()))));
 // Animate: the motion typed in the form, with frames (48 unless typed), from the photo shown.
 $('motion').addEventListener('change', () => {
-  if (animating(query)) chooseRecipe(formQuery());
+  if (form.animating(current())) choose(form.read(current(), true));
 });
 $('animate-start').onclick = () => {
-  const params = new URLSearchParams(formQuery());
+  const params = new URLSearchParams(form.read(current(), true));
   if (!(Number(params.get('frames')) > 0)) params.set('frames', '48');
-  if (!photo) noteUser('Note: drop a photo (or start from noise) to animate it.');
-  chooseRecipe(params.toString());
+  if (!page.photo) stage.noteUser('Note: drop a photo (or start from noise) to animate it.');
+  choose(params.toString());
 };
-$('animate-stop').onclick = () => chooseRecipe(withChanges({ frames: null }));
+$('animate-stop').onclick = () => choose(form.change(current(), { frames: null }));
 $('file').addEventListener('change', (event) => {
   takeFile(event.target.files[0]);
   event.target.value = ''; // so that choosing the same file again dreams it again
 });
 $('another').onclick = () => $('file').click();
-$('stop').onclick = () => worker.postMessage({ type: 'stop' });
+$('stop').onclick = () => {
+  if (!page.job || page.job.stopping) return;
+  page.job.stopping = true;
+  page.next = false;
+  engine.tell('stop');
+};
 $('more').onclick = () => {
-  setState('dreaming');
-  worker.postMessage({ type: 'more', query }); // the recipe shown, not the last dream's
+  if (page.job || page.engine !== 'ready' || !page.photo) return;
+  start('more'); // the recipe shown, not the last dream's
+  render();
 };
-$('compare').onchange = (event) => {
-  $('original').hidden = !event.target.checked;
-  $('canvas').hidden = event.target.checked;
+$('compare').onchange = (event) => stage.compare(event.target.checked);
+$('cpu').onchange = (event) => {
+  const was = page.job && !page.job.finishing;
+  page.mode = event.target.checked ? 'cpu' : 'webgpu';
+  restartEngine();
+  if (was) page.carried = `The dream starts again on the ${event.target.checked ? 'CPU' : 'GPU'}.`;
 };
-$('cpu').onchange = (event) => startWorker(!event.target.checked);
 $('use-cpu').onclick = () => {
-  $('cpu').checked = true;
-  document.body.dataset.backend = 'cpu';
-  alertUser('');
-  startWorker(false);
+  page.mode = 'cpu';
+  stage.alertUser('');
+  restartEngine();
 };
+for (const id of ['download', 'download-jpeg', 'download-video']) {
+  $(id).addEventListener('click', () => { page.unsaved = false; });
+}
 // A file dragged over the page lights up the stage; dropping it anywhere dreams it.
 let dragDepth = 0;
 document.addEventListener('dragenter', (event) => {
@@ -643,14 +527,30 @@ document.addEventListener('drop', (event) => {
   document.body.classList.remove('dragging');
   takeFile(event.dataTransfer.files[0]);
 });
-window.addEventListener('resize', fitView);
+window.addEventListener('resize', stage.fit);
 document.addEventListener('paste', (event) => {
   const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
   if (item) takeFile(item.getAsFile());
 });
 
+// Reloading drops a dream in progress and a result not yet downloaded: the first click says
+// so, a second one goes ahead.
+let warned = false;
+function reloadSafely(go) {
+  const losing = page.job ? 'the dream in progress' : page.unsaved ? 'the last dream, which has not been downloaded' : null;
+  if (losing && !warned) {
+    warned = true;
+    $('update-text').textContent = `Updating reloads the page, and ${losing} would be lost. ` +
+      'Download it first, or click again to update now.';
+    return;
+  }
+  go();
+}
+
 // Offline use: the service worker (dist/sw.js) keeps this version's files. A newer version is
 // offered, never mixed in: it takes over when the user says so, and the page reloads with it.
+// When another tab took the update, this one keeps running its own version (the service worker
+// keeps its files) until the user reloads.
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator) || VERSION === 'dev') return;
   let registration;
@@ -660,14 +560,27 @@ async function registerServiceWorker() {
     console.warn(`no offline use: ${error.message}`); // e.g. a private window that refuses it
     return;
   }
+  if (!registration) return; // refused without an error (service workers blocked)
+  let updating = false;
   const offer = (sw) => {
     if (!sw || !navigator.serviceWorker.controller) return; // a first install needs no update
     $('update').hidden = false;
-    $('update-now').onclick = () => {
-      navigator.serviceWorker.addEventListener('controllerchange', () => location.reload());
+    $('update-now').onclick = () => reloadSafely(() => {
+      updating = true;
       sw.postMessage({ type: 'update' });
-    };
+    });
   };
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (updating) {
+      location.reload();
+      return;
+    }
+    $('update').hidden = false;
+    $('update-text').textContent = 'A new version of DeepDream was installed in another tab. ' +
+      'This page goes on with its own; reload to use the new one.';
+    $('update-now').textContent = 'Reload';
+    $('update-now').onclick = () => reloadSafely(() => location.reload());
+  });
   offer(registration.waiting);
   registration.addEventListener('updatefound', () => {
     const sw = registration.installing;
@@ -678,15 +591,7 @@ async function registerServiceWorker() {
 }
 
 $('version').textContent = `Version ${VERSION}.`;
-// Whether an animation can become a video here; the encoder module loads only when one does.
-canVideo = typeof VideoEncoder !== 'undefined';
 registerServiceWorker();
-
-if (navigator.gpu) {
-  startWorker(true);
-} else {
-  $('load').hidden = true;
-  $('no-gpu-text').textContent = NO_GPU;
-  $('no-gpu').hidden = false;
-  failed('This browser has no WebGPU.');
-}
+engine.start(page.mode);
+ask(LINK, false);
+render();

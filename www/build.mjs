@@ -93,12 +93,23 @@ const video = swap(read('www/video.mjs').toString(), "'../node_modules/mediabunn
   `'./${basename(mediabunny)}'`, 'video.mjs');
 const videoPath = emit('assets/video.js', Buffer.from(video));
 
-let app = withImages(read('www/app.js').toString());
-app = swap(app, "'./video.mjs'", `'./${basename(videoPath)}'`, 'app.js');
-app = swap(app, "'./looks.mjs'", `'./${basename(looksPath)}'`, 'app.js');
-app = swap(app, "'worker.js'", `'${basename(workerPath)}'`, 'app.js');
-app = swap(app, "const VERSION = 'dev';", `const VERSION = ${JSON.stringify(VERSION)};`, 'app.js');
-const appPath = emit('assets/app.js', Buffer.from(app));
+// The page's modules, each after those it imports: every import names the hashed file.
+const modules = { './video.mjs': basename(videoPath), './looks.mjs': basename(looksPath) };
+const pageModule = (file, extra = []) => {
+  let text = withImages(read(`www/${file}`).toString());
+  for (const [from, to] of Object.entries(modules)) {
+    if (text.includes(`'${from}'`)) text = swap(text, `'${from}'`, `'./${to}'`, file);
+  }
+  for (const [from, to] of extra) text = swap(text, from, to, file);
+  const path = emit(`assets/${file.replace(/\.mjs$/, '.js')}`, Buffer.from(text));
+  modules[`./${file}`] = basename(path);
+  return path;
+};
+pageModule('zip.mjs');
+pageModule('movie.mjs');
+pageModule('engine.mjs', [["'worker.js'", `'${basename(workerPath)}'`]]);
+for (const file of ['form.mjs', 'gallery.mjs', 'stage.mjs']) pageModule(file);
+const appPath = pageModule('app.js', [["const VERSION = 'dev';", `const VERSION = ${JSON.stringify(VERSION)};`]]);
 const style = emit('assets/style.css', read('www/style.css'));
 const icons = [192, 512].map((size) => emit(`assets/icon-${size}.png`, icon(size)));
 

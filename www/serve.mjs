@@ -3,8 +3,8 @@
 // hosts). It answers GET and HEAD for the files in dist/ only; anything else gets a 4xx, and
 // nothing stops it. The page needs no server of ours: any static file server will do.
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { extname, join, normalize, relative, resolve, sep } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SECURITY, cacheControl } from './headers.mjs';
 
@@ -47,6 +47,15 @@ function route(url) {
   return parts.some((part) => part.startsWith('.')) ? null : rel;
 }
 
+// The real path of `rel` under `root`: a symlink in the site must not lead out of it (to
+// /etc/passwd) nor to a dotfile in it, so the rule above holds for where links lead too.
+async function locate(root, rel) {
+  const [top, path] = await Promise.all([realpath(root), realpath(join(root, rel))]);
+  const inside = relative(top, path).split(sep);
+  if (inside.some((part) => part.startsWith('.'))) throw new Error(`${rel} leads out of the site`);
+  return path;
+}
+
 export function serve(port = 8080, host = '127.0.0.1', root = DIST) {
   const server = createServer(async (req, res) => {
     try {
@@ -65,12 +74,14 @@ export function serve(port = 8080, host = '127.0.0.1', root = DIST) {
       }
       let file;
       try {
-        file = await load(join(root, rel));
+        file = await load(await locate(root, rel));
       } catch {
         answer(res, 404, 'not found');
         return;
       }
-      const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] || '') && file.gz.length < file.raw.length;
+      // Only a file that gzip makes smaller has two bodies to choose from by Accept-Encoding.
+      const negotiated = file.gz.length < file.raw.length;
+      const gzip = negotiated && /\bgzip\b/.test(req.headers['accept-encoding'] || '');
       const body = gzip ? file.gz : file.raw;
       res.writeHead(200, {
         ...SECURITY,
@@ -78,6 +89,7 @@ export function serve(port = 8080, host = '127.0.0.1', root = DIST) {
         'content-length': body.length,
         'x-content-length': file.raw.length,
         'cache-control': cacheControl(rel),
+        ...(negotiated ? { vary: 'Accept-Encoding' } : {}),
         ...(gzip ? { 'content-encoding': 'gzip' } : {}),
       });
       res.end(req.method === 'HEAD' ? undefined : body);

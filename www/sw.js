@@ -2,8 +2,10 @@
 // `make dist` fills in VERSION and FILES (every file of the site but the weights, which the
 // engine's worker keeps in Cache Storage under their sha256). A version's files are fetched
 // together into one cache; a new version takes over only when the page asks for it (the user
-// chose to update) or when no page of the old one is open, and then the old cache goes at once,
-// so a page never runs old wasm with a new script or the other way round.
+// chose to update) or when no page of the old one is open. Every page is this version's page,
+// and it loads only files whose names carry their content's hash, so a page never runs old wasm
+// with a new script or the other way round. The version before stays cached: a tab still open on
+// it (another tab took the update) goes on loading its own files until it reloads.
 const VERSION = 'dev';
 const FILES = [];
 const CACHE = `deepdream-site-${VERSION}`;
@@ -21,9 +23,9 @@ self.addEventListener('install', (event) => {
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    for (const key of await caches.keys()) {
-      if (key.startsWith('deepdream-site-') && key !== CACHE) await caches.delete(key);
-    }
+    // Caches list in the order they were made: keep this version's and the one before.
+    const site = (await caches.keys()).filter((key) => key.startsWith('deepdream-site-') && key !== CACHE);
+    for (const key of site.slice(0, -1)) await caches.delete(key);
     await self.clients.claim();
   })());
 });
@@ -32,15 +34,21 @@ self.addEventListener('message', (event) => {
   if (event.data?.type === 'update') self.skipWaiting();
 });
 
+// The page's own addresses: the scope's root (a recipe rides in its query) and index.html there.
+// Other pages in scope are not ours to answer (at an origin's root, that is the rest of the site).
+const SCOPE = new URL(self.registration.scope).pathname;
+const PAGES = [SCOPE, `${SCOPE}index.html`];
+
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== location.origin) return;
-  // Any navigation in scope (the page with a recipe in its query) gets this version's page.
-  const key = request.mode === 'navigate' ? './' : request;
+  const navigate = request.mode === 'navigate';
+  if (navigate && !PAGES.includes(url.pathname)) return;
+  const key = navigate ? './' : request;
   event.respondWith((async () => {
-    const cache = await caches.open(CACHE);
-    const hit = await cache.match(key, { ignoreSearch: request.mode === 'navigate' });
-    return hit ?? fetch(request);
+    // This version's first; a file only the version before has is for a tab still on it.
+    const own = await (await caches.open(CACHE)).match(key, { ignoreSearch: navigate });
+    return own ?? (navigate ? null : await caches.match(key)) ?? fetch(request);
   })());
 });

@@ -1,7 +1,8 @@
 // The engine's thread: loads the wasm module and the weights, then runs dream steps and posts
-// previews, so the page never blocks. All DeepDream logic lives in the wasm engine.
+// previews, so the page never blocks. All DeepDream logic lives in the wasm engine. Every reply
+// to a job carries the job's number, so the page can drop the replies of a job it gave up.
 import init, {
-  Engine, Zip, checkWeights, galleryRecipe, layerChannels, layers, normalizeRecipe, recipeOptions,
+  Engine, checkWeights, galleryRecipe, layerChannels, layers, normalizeRecipe, recipeOptions,
 } from './pkg/deepdream.js';
 
 const WEIGHTS = new URL('../weights/googlenet.safetensors', import.meta.url);
@@ -9,10 +10,13 @@ const PREVIEW_EVERY_MS = 250;
 
 let engine = null;
 let wasm = null; // the instance's exports, for its memory size
-let running = false;
+// The wasm compiles as soon as the worker starts: recipes can be checked before the weights are in.
+const compiled = init().then((instance) => { wasm = instance; });
+compiled.catch(() => {}); // a failed compile is reported where it is awaited
+let running = null; // the job being dreamed
 let stopRequested = false;
 let weightsSha = null; // names the gallery's cached thumbnails
-// The gallery being rendered: { layer, recipe, queue: channels not yet rendered, visible }.
+// The gallery being rendered: { id, layer, recipe, queue: channels not yet rendered, visible }.
 let gallery = null;
 let galleryRunning = false;
 // Channels rendered together in one pass: more keeps a GPU busy, fewer answers sooner.
@@ -32,23 +36,33 @@ async function get(url, options) {
 }
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+// Cache Storage, or null where there is none (an http:// LAN address, some private windows):
+// the engine then runs without it.
+async function openCache(name) {
+  try {
+    return await caches.open(name);
+  } catch {
+    return null;
+  }
+}
+
 // The weights, from Cache Storage when this version was fetched before, else downloaded with
 // byte progress, checked against their sha256 and only then cached: a corrupt download is
-// fetched once more, and never kept. If the cache is full, the dream goes on uncached. A cached
-// copy is not checked here: the engine checks whatever it is given (`load` below), and hashing
-// 28 MB twice would cost a cached start ~0.15 s. `wasmReady` resolves once checkWeights exists.
-async function weights(wasmReady) {
+// fetched once more, and never kept. If the cache is full or missing, the dream goes on
+// uncached. A cached copy is not checked here: the engine checks whatever it is given (`load`
+// below), and hashing 28 MB twice would cost a cached start ~0.15 s.
+async function weights() {
   const shaResponse = await get(new URL(WEIGHTS + '.sha256'));
   if (!shaResponse.ok) throw failure('network', `the weights' checksum could not be downloaded (HTTP ${shaResponse.status})`);
   const sha = (await shaResponse.text()).trim();
   const key = `${WEIGHTS}?sha256=${sha}`;
-  const cache = await caches.open('deepdream-weights');
-  const cached = await cache.match(key);
+  const cache = await openCache('deepdream-weights');
+  const cached = await cache?.match(key);
   if (cached) {
     post('weights', { loaded: 1, total: 1, cached: true });
     return { bytes: new Uint8Array(await cached.arrayBuffer()), sha, drop: () => cache.delete(key) };
   }
-  await wasmReady;
+  await compiled;
   let bytes;
   try {
     bytes = await download();
@@ -61,6 +75,10 @@ async function weights(wasmReady) {
       throw failure('weights', `the weights failed twice (${first.message}; then ${second.message}). ` +
         'Check the connection and reload the page');
     }
+  }
+  if (!cache) {
+    post('note', { message: 'this browser gives the page no storage here, so the weights will be downloaded again next time' });
+    return { bytes, sha };
   }
   try {
     for (const old of await cache.keys()) await cache.delete(old);
@@ -94,47 +112,45 @@ async function download() {
   return bytes;
 }
 
-// The wasm compiles while the weights are read.
-async function load(gpu) {
-  const wasmReady = init().then((instance) => { wasm = instance; });
-  wasmReady.catch(() => {}); // a failed compile is reported where it is awaited
-  let { bytes, sha, drop } = await weights(wasmReady);
-  await wasmReady;
+// The recipe table comes first (the form can be built while the weights load), then the engine
+// on the device `mode` names ('auto', 'webgpu' or 'cpu').
+async function load(mode) {
+  await compiled;
+  post('table', { layers: layers(), recipeOptions: recipeOptions() });
+  let { bytes, sha, drop } = await weights();
   try {
-    engine = await Engine.create(bytes, sha, gpu);
+    engine = await Engine.create(bytes, sha, mode);
   } catch (error) {
     if (!drop || error?.kind !== 'weights') throw error;
     // The cached copy was damaged on disk: forget it and download the weights again.
     await drop();
-    ({ bytes, sha } = await weights(wasmReady));
-    engine = await Engine.create(bytes, sha, gpu);
+    ({ bytes, sha } = await weights());
+    engine = await Engine.create(bytes, sha, mode);
   }
   weightsSha = sha;
-  post('ready', { backend: engine.backend(), layers: layers(), recipeOptions: recipeOptions() });
+  post('ready', { backend: engine.backend(), note: engine.note() ?? null });
 }
 
-async function preview() {
+// The preview's pixels are handed over, not copied: it is made for the page alone.
+async function preview(job) {
   const image = await engine.preview();
-  post('preview', { image });
+  post('preview', { job, image }, [image.data.buffer]);
 }
 
-async function result(zip) {
+async function result(job) {
   const png = await engine.png();
   const jpeg = await engine.jpeg();
   // What the dream used: the tile side, the device's memory pool, the wasm heap (which only grows).
   const stats = { ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength };
   console.info(`deepdream stats ${JSON.stringify(stats)}`);
-  const archive = zip ? zip.finish() : null;
-  zip?.free();
-  const transfer = [png.buffer, jpeg.buffer, ...(archive ? [archive.buffer] : [])];
-  post('done', { png, jpeg, stats, zip: archive }, transfer);
+  post('done', { job, png, jpeg, stats }, [png.buffer, jpeg.buffer]);
 }
 
 // Steps until the dream ends or Stop arrives; previews a few times a second. An animation's
-// finished frames go to the page whole (and, with `zip`, into the ZIP of PNGs), then the next
-// frame starts from each one.
-async function run(zip = null) {
-  running = true;
+// finished frames go to the page whole, with their PNG (the page keeps them: a video, or a ZIP
+// of PNGs), then the next frame starts from each one.
+async function run(job) {
+  running = job;
   stopRequested = false;
   let last = 0;
   try {
@@ -146,24 +162,25 @@ async function run(zip = null) {
       if (progress === null) {
         if (!frame) break;
         const image = await engine.frameImage();
-        if (zip) zip.add(`frame-${String(frame.index + 1).padStart(4, '0')}.png`, await engine.png());
-        post('frame', { image, index: frame.index, frames: frame.frames });
+        const png = await engine.png();
         // Memory per frame, for the animation's tests (flat over a long animation).
         console.info(`deepdream frame ${frame.index + 1} ${JSON.stringify({ ...engine.stats(), wasmMemory: wasm.memory.buffer.byteLength })}`);
-        if (!engine.advance(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength))) break;
+        const more = engine.advance(new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength));
+        post('frame', { job, image, png, index: frame.index, frames: frame.frames }, [image.data.buffer, png.buffer]);
+        if (!more) break;
         continue;
       }
       const now = performance.now();
       if (now - last >= PREVIEW_EVERY_MS || progress.done === progress.total) {
-        await preview();
+        await preview(job);
         last = performance.now();
       }
-      post('progress', { progress, frame });
+      post('progress', { job, progress, frame });
     }
-    await preview();
-    await result(zip);
+    await preview(job);
+    await result(job);
   } finally {
-    running = false;
+    running = null;
   }
 }
 
@@ -175,12 +192,18 @@ function thumbKey(g, channel) {
   return new URL(`gallery/${weightsSha}/${encodeURIComponent(g.layer)}/${channel}?${g.recipe}`, self.location.href);
 }
 
+// The gallery's cache, with the thumbnails of other weights dropped (once per engine).
+let galleryPruned = false;
 async function galleryCache() {
-  try {
-    return await caches.open('deepdream-gallery');
-  } catch {
-    return null; // no Cache Storage (a private window): thumbnails render every time
+  const cache = await openCache('deepdream-gallery');
+  if (cache && !galleryPruned) {
+    galleryPruned = true;
+    const current = new URL(`gallery/${weightsSha}/`, self.location.href).href;
+    for (const request of await cache.keys()) {
+      if (!request.url.startsWith(current)) await cache.delete(request);
+    }
   }
+  return cache;
 }
 
 // Renders the gallery's thumbnails a batch at a time, those in view first; a dream the user
@@ -200,10 +223,11 @@ async function galleryLoop() {
       const todo = [];
       for (const channel of batch) {
         const hit = await cache?.match(thumbKey(g, channel));
-        if (hit) post('thumb', { layer: g.layer, channel, png: await hit.arrayBuffer() });
+        if (hit) post('thumb', { job: g.id, channel, png: await hit.arrayBuffer() });
         else todo.push(channel);
       }
       if (!todo.length) continue;
+      post('rendering', { job: g.id, channels: todo });
       engine.galleryBegin(g.layer, Uint32Array.from(todo), g.recipe);
       while (engine.galleryStep()) {
         await tick();
@@ -219,7 +243,7 @@ async function galleryLoop() {
         } catch {
           // Storage full: the thumbnail is shown, just not kept.
         }
-        post('thumb', { layer: g.layer, channel, png: png.buffer }, [png.buffer]);
+        post('thumb', { job: g.id, channel, png: png.buffer }, [png.buffer]);
       }
     }
   } finally {
@@ -228,22 +252,30 @@ async function galleryLoop() {
 }
 
 async function handle(message) {
+  const { job } = message;
   switch (message.type) {
     case 'load':
-      return load(message.gpu);
-    case 'recipe':
-      return post('recipe', { recipe: normalizeRecipe(message.query) });
+      return load(message.engine);
+    case 'recipe': {
+      await compiled;
+      try {
+        return post('recipe', { job, recipe: normalizeRecipe(message.query) });
+      } catch (error) {
+        return post('recipe', { job, error: { message: String(error?.message ?? error), kind: error?.kind ?? 'recipe' } });
+      }
+    }
     case 'dream': {
       const bytes = message.bytes ? new Uint8Array(message.bytes) : undefined;
       const guide = message.guide ? new Uint8Array(message.guide) : undefined;
       const info = engine.begin(bytes, message.query, guide);
-      post('started', { info });
-      return run(message.zip && info.frames > 0 ? new Zip() : null);
+      post('started', { job, info });
+      return run(job);
     }
-    case 'more':
-      engine.more(message.query);
-      post('started', {});
-      return run();
+    case 'more': {
+      const recipe = engine.more(message.query);
+      post('started', { job, info: null, recipe });
+      return run(job);
+    }
     case 'stop':
       stopRequested = true;
       return undefined;
@@ -252,9 +284,9 @@ async function handle(message) {
       const count = layerChannels(layer);
       const recipe = galleryRecipe(layer, `size=${message.size}`);
       const visible = gallery?.layer === layer ? gallery.visible : new Set();
-      gallery = { layer, recipe, queue: [...Array(count).keys()], visible };
-      post('gallery-started', { layer, count });
-      galleryLoop().catch((error) => report(error, 'gallery')); // runs on between messages
+      gallery = { id: job, layer, recipe, queue: [...Array(count).keys()], visible };
+      post('gallery-started', { job, layer, count });
+      galleryLoop().catch((error) => report(error, 'gallery', job)); // runs on between messages
       return undefined;
     }
     case 'gallery-visible':
@@ -273,19 +305,22 @@ onmessage = async (event) => {
     // A recipe is only read and normalised, so it may change while a dream runs.
     const alongside = ['stop', 'recipe', 'gallery', 'gallery-visible', 'gallery-stop'];
     if (!alongside.includes(event.data.type) && running) throw failure('busy', 'a dream is already running');
+    if (!['load', 'recipe', 'stop'].includes(event.data.type) && !engine) {
+      throw failure('internal', 'the engine has not loaded yet');
+    }
     await handle(event.data);
   } catch (error) {
-    report(error, event.data.type);
+    report(error, event.data.type, event.data.job);
   }
 };
 
 // A Rust panic leaves a dead instance (a RuntimeError), and a lost or exhausted GPU a dead
 // device (the engine marks those fatal): the page starts a new worker. The panic hook leaves
 // its sentence.
-function report(error, during) {
+function report(error, during, job) {
   const panicked = error instanceof WebAssembly.RuntimeError;
   const fatal = panicked || error?.fatal === true || engine === null;
   const kind = panicked ? 'panic' : error?.kind ?? 'internal';
   const message = panicked ? self.deepdreamPanic || 'the engine failed unexpectedly' : String(error?.message ?? error);
-  post('error', { message, kind, fatal, during });
+  post('error', { job, message, kind, fatal, during });
 }

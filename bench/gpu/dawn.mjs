@@ -105,7 +105,7 @@ async function page() {
   if (process.env.DEEPDREAM_CONV) force_convolutions(process.env.DEEPDREAM_CONV);
   const weights = await readFile(WEIGHTS);
   const sha = createHash('sha256').update(weights).digest('hex');
-  const engine = await Engine.create(weights, sha, true);
+  const engine = await Engine.create(weights, sha, 'webgpu');
   out('backend', `ours, page engine under Dawn (${engine.backend()}; ${adapter})`);
   out('gradient check', 'n/a (the engine is checked against the reference by tests/fidelity.rs)');
   out('convolutions', engine.stats().convolutions ?? 'not reported'); // which kernel this adapter got

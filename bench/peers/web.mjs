@@ -127,14 +127,9 @@ if (oursEngines.length && missing.length) {
   for (const engine of oursEngines) {
     const { context, page } = await newPage();
     try {
-      await page.goto(`${base}?octaves=1&steps=${runs + 1}&jitter=0`);
+      // `engine=` forces the engine: on a software adapter the page would choose its CPU engine.
+      await page.goto(`${base}?octaves=1&steps=${runs + 1}&jitter=0&engine=${engine}`);
       await ready(page);
-      if (engine === 'cpu') {
-        // "Run on the CPU" in Advanced, as a user would: it restarts the engine on Burn's CPU backend.
-        await page.click('#advanced summary');
-        await page.check('#cpu');
-        await page.waitForFunction(() => document.body.dataset.backend === 'cpu' && document.body.dataset.state === 'ready', null, { polling: 200 });
-      }
       const backend = await page.evaluate(() => document.body.dataset.backend);
       if (backend !== (engine === 'cpu' ? 'cpu' : 'gpu')) throw new Error(`the page runs on ${backend}, not ${engine}`);
       out('backend', `ours page ${engine}${engine === 'webgpu' ? ` (${await adapterOf(page)})` : ''}`);

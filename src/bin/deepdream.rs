@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
@@ -346,6 +346,49 @@ fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
     image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Set by Ctrl-C: the dream stops and writes what it has done.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// From here on Ctrl-C stops the dream (its loop reads [`stopped`]); a second one ends the
+/// process at once. Only commands that write what they have done take it.
+fn stop_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+}
+
+fn stopped() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// Refuses an output that cannot be written (a missing or read-only folder) before the dream,
+/// not after it; a folder output is made here.
+fn writable(output: &Path, folder: bool) -> Result<(), String> {
+    let dir = if folder {
+        std::fs::create_dir_all(output)
+            .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+        output
+    } else {
+        match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: there is no folder {}",
+            output.display(),
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".deepdream-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))
+}
+
 /// The output format for `output`'s extension, or a refusal naming the ones written.
 fn output_format(output: &Path) -> Result<OutputFormat, String> {
     let name = output.to_string_lossy();
@@ -371,6 +414,8 @@ fn dream_file(
     engine: &Engine,
 ) -> Result<(), String> {
     let format = output_format(output)?;
+    writable(output, false)?;
+    stop_on_ctrl_c();
     let started = Instant::now();
     // A bad or too-small photo or guide is refused before the network loads.
     let photo = std::fs::read(input)
@@ -395,6 +440,8 @@ fn dream_file(
 /// `visualize`: a dream from noise, written like a photo's.
 fn visualize(args: &VisualizeArgs) -> Result<(), String> {
     let format = output_format(&args.output)?;
+    writable(&args.output, false)?;
+    stop_on_ctrl_c();
     let params = args.recipe.recipe(&[("start", "noise".into())])?;
     let started = Instant::now();
     let loaded = load(&args.engine)?;
@@ -465,7 +512,7 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
                 ..params.clone()
             }
             .to_query();
-            let png = image_io::encode_png(&rgb, None, &recipe).map_err(|e| e.to_string())?;
+            let png = image_io::encode_png(&rgb, None, &recipe, &[]).map_err(|e| e.to_string())?;
             let name = format!("channel-{channel:04}.png");
             let path = args.out_dir.join(&name);
             std::fs::write(&path, png)
@@ -480,7 +527,7 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     std::fs::write(&index, contact_sheet(layer, &names, &params))
         .map_err(|e| format!("cannot write {}: {e}", index.display()))?;
     let sheet = args.out_dir.join("sheet.png");
-    let png = image_io::encode_png(&sheet_image(&thumbnails), None, &params.to_query())
+    let png = image_io::encode_png(&sheet_image(&thumbnails), None, &params.to_query(), &[])
         .map_err(|e| e.to_string())?;
     std::fs::write(&sheet, png).map_err(|e| format!("cannot write {}: {e}", sheet.display()))?;
     let secs = started.elapsed().as_secs_f64();
@@ -541,7 +588,7 @@ figure{{margin:0;text-align:center}}img{{width:100%;height:auto;image-rendering:
 enum Frames {
     Folder(PathBuf),
     Gif(image::codecs::gif::GifEncoder<std::io::BufWriter<std::fs::File>>),
-    Apng(png::Writer<std::io::BufWriter<std::fs::File>>),
+    Apng(png::Writer<std::io::BufWriter<std::fs::File>>, PathBuf),
 }
 
 /// Frames an animation writes unless --frames says otherwise: two seconds at 24 per second.
@@ -586,7 +633,8 @@ impl Frames {
             encoder
                 .add_text_chunk("deepdream".into(), params.to_query())
                 .map_err(|e| fail(&e))?;
-            Ok(Frames::Apng(encoder.write_header().map_err(|e| fail(&e))?))
+            let writer = encoder.write_header().map_err(|e| fail(&e))?;
+            Ok(Frames::Apng(writer, output.to_path_buf()))
         } else {
             Frames::check(output)?;
             std::fs::create_dir_all(output).map_err(|e| fail(&e))?;
@@ -605,7 +653,7 @@ impl Frames {
         match self {
             Frames::Folder(dir) => {
                 let path = dir.join(format!("frame-{:04}.png", frame + 1));
-                let png = image_io::encode_png(rgb, None, &params.to_query())
+                let png = image_io::encode_png(rgb, None, &params.to_query(), &[])
                     .map_err(|e| e.to_string())?;
                 std::fs::write(&path, png)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -616,20 +664,32 @@ impl Frames {
                 gif.encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
                     .map_err(|e| e.to_string())
             }
-            Frames::Apng(writer) => writer
+            Frames::Apng(writer, _) => writer
                 .write_image_data(rgb.as_raw())
                 .map_err(|e| e.to_string()),
         }
     }
 
-    fn finish(self) -> Result<(), String> {
+    /// Ends the file after `written` of the recipe's `frames`: an animation stopped early is
+    /// written with the frames it has.
+    fn finish(self, written: usize, frames: usize) -> Result<(), String> {
         match self {
             Frames::Folder(_) => Ok(()),
             Frames::Gif(gif) => {
                 drop(gif);
                 Ok(())
             }
-            Frames::Apng(writer) => writer.finish().map_err(|e| e.to_string()),
+            Frames::Apng(writer, _) if written == frames => {
+                writer.finish().map_err(|e| e.to_string())
+            }
+            Frames::Apng(writer, path) => {
+                // Dropping the writer ends the file; its frame count still says `frames`.
+                drop(writer);
+                let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+                let mut png = std::fs::read(&path).map_err(fail)?;
+                image_io::set_apng_frames(&mut png, written as u32);
+                std::fs::write(&path, png).map_err(fail)
+            }
         }
     }
 }
@@ -642,6 +702,8 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
     }
     let params = args.recipe.recipe(&extra)?;
     Frames::check(&args.output)?;
+    writable(&args.output, args.output.extension().is_none())?;
+    stop_on_ctrl_c();
     let started = Instant::now();
     let photo = std::fs::read(&args.input)
         .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
@@ -679,27 +741,39 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         size.0, size.1, loaded.backend
     ));
     let mut first = None;
+    let mut written = 0;
     loop {
-        while animation.step().map_err(|e| e.to_string())?.is_some() {}
+        while !stopped() && animation.step().map_err(|e| e.to_string())?.is_some() {}
+        // Ctrl-C drops a frame half dreamed, unless it is the first: then it is all there is.
+        if stopped() && written > 0 {
+            break;
+        }
         let (frame, _) = animation.frame();
         let rgb = pollster::block_on(animation.session().rgb()).map_err(|e| e.to_string())?;
         frames.add(frame, &rgb, &params)?;
+        written += 1;
         bar.inc(1);
         if frame == 0 {
             first = Some(started.elapsed());
         }
-        if !animation.advance(&rgb).map_err(|e| e.to_string())? {
+        if stopped() || !animation.advance(&rgb).map_err(|e| e.to_string())? {
             break;
         }
     }
     bar.finish_and_clear();
-    frames.finish()?;
+    frames.finish(written, params.frames)?;
+    if stopped() {
+        eprintln!(
+            "deepdream: stopped (Ctrl-C) after {written} of {} frames: they are written",
+            params.frames
+        );
+    }
     let total = started.elapsed().as_secs_f64();
     let first = first.map_or(0.0, |d| d.as_secs_f64());
-    let later = (total - first) / (params.frames.max(2) - 1) as f64;
+    let later = (total - first) / (written.max(2) - 1) as f64;
     eprintln!(
         "deepdream: wrote {} frames of {}×{} to {} ({}) in {total:.1} s on {}: {first:.1} s for the first, {later:.2} s a frame after it",
-        params.frames,
+        written,
         size.0,
         size.1,
         args.output.display(),
@@ -734,12 +808,18 @@ fn finish(
     );
     bar.set_message(format!("dreaming {w}×{h} on {backend}"));
     let mut usage = Usage::default();
-    while let Some(p) = session.step().map_err(|e| e.to_string())? {
+    while !stopped() {
+        let Some(p) = session.step().map_err(|e| e.to_string())? else {
+            break;
+        };
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
         usage.record(session.dream(), device);
     }
     bar.finish_and_clear();
+    if stopped() {
+        eprintln!("deepdream: stopped (Ctrl-C): writing the result so far");
+    }
     let bytes = match format {
         OutputFormat::Png => pollster::block_on(session.png()),
         OutputFormat::Jpeg => pollster::block_on(session.jpeg()),
@@ -936,7 +1016,7 @@ fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
     );
     // An animation's frame after the first (zoom, turn, one octave of 5 steps) at 640x360.
     let rgb = image::imageops::resize(&photo.rgb, 640, 360, image::imageops::FilterType::Triangle);
-    let png = image_io::encode_png(&rgb, None, "").map_err(|e| e.to_string())?;
+    let png = image_io::encode_png(&rgb, None, "", &[]).map_err(|e| e.to_string())?;
     let params = DreamParams {
         frames: 1000,
         ..DreamParams::default()
@@ -1089,6 +1169,8 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
+        // Ctrl-C's code, though what was done is written.
+        Ok(()) if stopped() => ExitCode::from(130),
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("deepdream: {message}");

@@ -218,7 +218,7 @@ impl Gallery {
             let mut pngs = Vec::with_capacity(recipes.len());
             for (k, recipe) in recipes.iter().enumerate() {
                 let rgb = image_io::from_tensor(images.clone().narrow(0, k, 1)).await?;
-                pngs.push(image_io::encode_png(&rgb, None, recipe)?);
+                pngs.push(image_io::encode_png(&rgb, None, recipe, &[])?);
             }
             Ok(pngs)
         }

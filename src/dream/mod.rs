@@ -39,6 +39,15 @@ pub struct Progress {
     pub done: usize,
     /// Steps in all.
     pub total: usize,
+    /// Pixels dreamed so far, one step of one pixel each: the work done. An octave has about
+    /// twice the pixels of the one before, so this, not `done`, says how long the rest takes.
+    pub work_done: u64,
+    /// Pixels to dream in all, counted the same way.
+    pub work_total: u64,
+    /// Current pass (from 1) of a recipe with several.
+    pub pass: usize,
+    /// Passes in all.
+    pub passes: usize,
 }
 
 /// A dream in progress: the image stays on the device between steps, and nothing is read back
@@ -114,6 +123,14 @@ impl Dream {
         })
     }
 
+    /// A new dream of this one's result with `params` and this dream's guide: the next pass,
+    /// or "Dream more".
+    pub fn again(&self, params: DreamParams) -> Result<Self, Error> {
+        let mut dream = Dream::new(&self.model, self.result(), params, &self.limits)?;
+        dream.guide = self.guide.clone();
+        Ok(dream)
+    }
+
     /// Steers the dream with a guide's features (see [`Guide`]); the recipe must say `guide`.
     pub fn guided(mut self, guide: Guide) -> Self {
         self.guide = Some(guide);
@@ -123,6 +140,9 @@ impl Dream {
     /// The progress so far.
     pub fn progress(&self) -> Progress {
         let steps = self.params.steps;
+        let pixels = |[h, w]: [usize; 2]| (h * w * steps) as u64;
+        let before: u64 = self.sizes[..self.octave].iter().copied().map(pixels).sum();
+        let [h, w] = self.sizes[self.octave];
         Progress {
             octave: self.octave + 1,
             octaves: self.sizes.len(),
@@ -130,6 +150,10 @@ impl Dream {
             steps,
             done: self.octave * steps + self.step,
             total: self.sizes.len() * steps,
+            work_done: before + (h * w * self.step) as u64,
+            work_total: self.sizes.iter().copied().map(pixels).sum(),
+            pass: 1,
+            passes: 1,
         }
     }
 

@@ -38,6 +38,9 @@ pub struct DreamParams {
     pub tile: usize,
     /// Seed of the jitter and tile placement: the same seed gives the same dream.
     pub seed: u64,
+    /// Dreams in a row, each from the last one's result with the next seed: what "Dream more"
+    /// adds, so a continued dream's recipe makes the same picture again.
+    pub passes: usize,
     /// Longest side of the dreamed image; bigger photos are scaled down to it first.
     pub max_size: usize,
     /// What the dream starts from.
@@ -74,6 +77,7 @@ impl Default for DreamParams {
             jitter: 32,
             tile: 512,
             seed: 0,
+            passes: 1,
             max_size: 4096,
             start: Start::Photo,
             size: 320,
@@ -146,14 +150,25 @@ impl DreamParams {
             ));
         }
         if self.start == Start::Noise {
-            self.check_size(self.size, self.size).map_err(|_| {
+            // An animation's frames have even sides: an odd size loses a pixel first.
+            let side = if self.frames > 0 {
+                self.size & !1
+            } else {
+                self.size
+            };
+            self.check_size(side, side).map_err(|_| {
                 invalid(
                     "size",
                     self.size,
                     format!(
-                        "a side of at least {} px for layer {}",
+                        "a side of at least {} px for layer {}{}",
                         self.objective.deepest().min_input(),
-                        self.objective.deepest()
+                        self.objective.deepest(),
+                        if self.frames > 0 {
+                            " (an animation's frames have even sides, so an odd size loses one)"
+                        } else {
+                            ""
+                        }
                     ),
                 )
             })?;

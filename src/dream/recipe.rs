@@ -315,6 +315,20 @@ pub const OPTIONS: &[RecipeOption] = &[
         },
     },
     RecipeOption {
+        key: "passes",
+        label: "Passes",
+        help: "Dreams in a row, each from the last one's result with the next seed (Dream more adds one)",
+        default: "1",
+        kind: Kind::Whole { min: 1, max: 100 },
+        applies: Applies::Always,
+        listed: true,
+        get: |p| (p.passes > 1).then(|| p.passes.to_string()),
+        set: |d, v| {
+            d.params.passes = parsed(v);
+            Ok(())
+        },
+    },
+    RecipeOption {
         key: "max-size",
         label: "Maximum size (px)",
         help: "Longest side to dream at; bigger photos are scaled down",
@@ -571,6 +585,17 @@ impl DreamParams {
         Self::from_pairs(pairs(query))
     }
 
+    /// A link's recipe: [`DreamParams::from_query`] over the keys that are the recipe's, so the
+    /// tracking keys messengers add (`fbclid`, `utm_source`) do not turn a link away; the
+    /// recipe's own keys are still checked.
+    pub fn from_link(query: &str) -> Result<Self, Error> {
+        Self::from_pairs(
+            pairs(query)
+                .into_iter()
+                .filter(|(k, _)| option(k).is_some()),
+        )
+    }
+
     /// The recipe as a URL query string (without `?`), every option that is on, in the table's
     /// order, each value percent-encoded where a URL would change it (`+` as `%2B`), so it
     /// reads back as itself.
@@ -715,7 +740,11 @@ mod tests {
         let guide = !noise && matches!(objective, Objective::Layer(_)) && pick(2) == 0;
         DreamParams {
             start: if noise { Start::Noise } else { Start::Photo },
-            size: objective.deepest().min_input().max(16) + pick(300),
+            // An animation's even side must still fit the layer.
+            size: objective.deepest().min_input().max(16)
+                + usize::from(motion.frames > 0)
+                + pick(300),
+            passes: 1 + pick(100),
             lapnorm: pick(9),
             keep_colors: !noise && pick(2) == 0,
             guide,
@@ -803,5 +832,40 @@ mod tests {
             err("layer", "inception_9z/output").contains("unknown layer 'inception_9z/output'")
         );
         assert!(err("colour", "red").contains("recipe key = colour"));
+    }
+
+    #[test]
+    fn a_link_ignores_keys_that_are_not_the_recipes() {
+        let link =
+            DreamParams::from_link("fbclid=IwAR0x&octaves=3&utm_source=chat&engine=cpu").unwrap();
+        assert_eq!(link.octaves, 3);
+        assert_eq!(
+            link.to_query(),
+            DreamParams::from_query("octaves=3").unwrap().to_query()
+        );
+        // The recipe's own keys are still checked, and the strict reader still refuses.
+        assert!(DreamParams::from_link("fbclid=x&octaves=zero").is_err());
+        assert!(DreamParams::from_query("fbclid=x&octaves=3").is_err());
+    }
+
+    #[test]
+    fn an_animation_from_noise_refuses_a_size_that_evenness_makes_too_small() {
+        // A layer whose smallest input is odd: that size dreams still, but a video's frames
+        // have even sides, one pixel less, below the minimum.
+        let blob = Blob::dreamable_all()
+            .into_iter()
+            .find(|b| b.min_input() % 2 == 1 && b.min_input() > 16)
+            .expect("a layer with an odd minimum input");
+        let still = format!("layer={blob}&start=noise&size={}", blob.min_input());
+        assert!(DreamParams::from_query(&still).is_ok());
+        let err = DreamParams::from_query(&format!("{still}&frames=4"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("size") && err.contains("even sides"), "{err}");
+        let even = format!(
+            "layer={blob}&start=noise&size={}&frames=4",
+            blob.min_input() + 1
+        );
+        assert!(DreamParams::from_query(&even).is_ok());
     }
 }

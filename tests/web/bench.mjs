@@ -32,7 +32,7 @@ const ready = (page) => page.waitForFunction(() => document.body.dataset.state =
 for (const visit of ['first visit (download)', 'second visit (cached)', 'third visit (cached)']) {
   const page = await context.newPage();
   const start = Date.now();
-  await page.goto(`${base}?octaves=1&steps=6&jitter=0`);
+  await page.goto(`${base}?octaves=1&steps=6&jitter=0&engine=webgpu`);
   await ready(page);
   console.log(`load to ready, ${visit}\t${Date.now() - start} ms`);
   if (visit.startsWith('third')) {
@@ -77,7 +77,7 @@ for (const visit of ['first visit (download)', 'second visit (cached)', 'third v
     page.on('console', (message) => {
       if (/^deepdream frame \d+ /.test(message.text())) frames.push(Date.now());
     });
-    await page.goto(`${base}?octaves=1&steps=1&jitter=0&frames=3&steps-per-frame=5`);
+    await page.goto(`${base}?octaves=1&steps=1&jitter=0&frames=3&steps-per-frame=5&engine=webgpu`);
     await ready(page);
     await page.setInputFiles('#file', photo);
     await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 1_800_000 });

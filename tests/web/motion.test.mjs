@@ -95,7 +95,8 @@ for n in z.namelist():
 test('memory stays flat over a long animation', { timeout: LONG }, async () => {
   const frames = 40;
   const { page, context } = await open(
-    `layer=inception_3a/output&octaves=1&steps=1&jitter=0&frames=${frames}&steps-per-frame=1&zoom=1.05`);
+    // On WebGPU (SwiftShader here), so that the GPU allocator is there to watch.
+    `layer=inception_3a/output&octaves=1&steps=1&jitter=0&frames=${frames}&steps-per-frame=1&zoom=1.05&engine=webgpu`);
   const stats = [];
   page.on('console', (message) => {
     const match = /^deepdream frame (\d+) (.*)$/.exec(message.text());

@@ -33,7 +33,8 @@ after(async () => {
 const open = (query, options) => openIn(browser, base, query, options);
 
 test('dreams a photo on WebGPU, offers a PNG with its recipe, and agrees with the CLI', { timeout: LONG }, async () => {
-  const { page, context, foreign } = await open(RECIPE);
+  // SwiftShader is a software adapter, where the page would choose its CPU engine: force WebGPU.
+  const { page, context, foreign } = await open(`${RECIPE}&engine=webgpu`);
   const stats = [];
   page.on('console', (message) => {
     const match = /^deepdream stats (.*)$/.exec(message.text());
@@ -171,7 +172,7 @@ test('a new look during a dream restarts it, after a dream redreams the photo, a
   const patterns = await recipe();
   assert.match(patterns, /^layer=inception_4a\/output&octaves=1&.*&seed=2&/);
 
-  // Dream more goes on with the recipe shown, at the next seed.
+  // Dream more goes on with the recipe shown, as its next pass (which takes the next seed).
   await page.click('#advanced summary');
   await page.selectOption('#recipe [name="layer"]', 'inception_3a/output');
   await state(page, 'dreaming');
@@ -179,7 +180,7 @@ test('a new look during a dream restarts it, after a dream redreams the photo, a
   await page.click('#more');
   await state(page, 'dreaming');
   await state(page, 'done');
-  assert.match(await recipe(), /^layer=inception_3a\/output&octaves=1&.*&seed=3&/);
+  assert.match(await recipe(), /^layer=inception_3a\/output&octaves=1&.*&seed=2&passes=2&/);
   await context.close();
 });
 
@@ -261,27 +262,54 @@ test('a file that cannot be read is named, and the next photo still dreams', { t
   await context.close();
 });
 
-test('without WebGPU the page says so and dreams on the CPU when asked', { timeout: LONG }, async () => {
-  const context = await browser.newContext({ acceptDownloads: true });
+test('without WebGPU the page starts on its CPU engine by itself and says why in one calm line', { timeout: LONG }, async () => {
+  const context = await browser.newContext({ acceptDownloads: true, serviceWorkers: 'block' });
+  // No WebGPU anywhere: not in the page, not in the engine's worker.
   await context.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
+  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: `delete WorkerNavigator.prototype.gpu;\n${await response.text()}` });
+  });
   const page = await context.newPage();
   await page.goto(`${base}?octaves=1&steps=1&jitter=0`);
-  await state(page, 'error');
-  assert.match(await page.textContent('#no-gpu'), /no WebGPU.*Chrome and Edge/s);
-  await page.click('#use-cpu');
   await state(page, 'ready');
   assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
+  assert.equal(await page.isVisible('[role="alert"]'), false, 'no error');
+  assert.equal(await page.isVisible('#no-gpu'), false);
+  assert.match(await page.textContent('#engine-note'), /^This browser has no WebGPU, so the dream runs on the CPU.*Chrome and Edge/);
   await page.setInputFiles('#file', PHOTO);
   await state(page, 'done');
   const png = readPng((await download(page, '#download')).bytes);
   assert.equal(png.width, 96);
   assert.ok(meanAbsDiff(rgb(png), rgb(readPng(readFileSync(PHOTO)))) > 0.5);
+  // Asked for by name, a missing WebGPU is an error, with the CPU offered.
+  await page.goto(`${base}?octaves=1&steps=1&jitter=0&engine=webgpu`);
+  await state(page, 'error');
+  assert.match(await page.textContent('#no-gpu'), /no usable WebGPU.*Chrome and Edge/s);
+  await page.click('#use-cpu');
+  await state(page, 'ready');
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
   await context.close();
 });
 
-test('a WebGPU that finds no adapter is told apart by its kind, and the CPU is offered', { timeout: LONG }, async () => {
+test('a software WebGPU adapter gives way to the CPU engine, and engine= in the link chooses', { timeout: LONG }, async () => {
+  // Chromium here offers SwiftShader, a fallback adapter: slower than the page's CPU engine.
+  const { page, context } = await open('octaves=1&steps=1&jitter=0');
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
+  assert.match(await page.textContent('#engine-note'), /software renderer.*runs on the CPU/);
+  assert.equal(await page.isVisible('[role="alert"]'), false);
+  const forced = await open('octaves=1&steps=1&jitter=0&engine=webgpu');
+  assert.equal(await forced.page.evaluate(() => document.body.dataset.backend), 'gpu');
+  assert.equal(await forced.page.isVisible('#engine-note'), false);
+  // engine= is not part of the recipe, and it stays in the address the page rewrites.
+  assert.match(await forced.page.evaluate(() => location.search), /^\?layer=.*&engine=webgpu$/);
+  await context.close();
+  await forced.context.close();
+});
+
+test('a WebGPU that finds no adapter is told apart by its kind, and the CPU takes over', { timeout: LONG }, async () => {
   // The engine's worker sees a WebGPU with no adapter to give (a blocklisted GPU, say). The page
-  // decides on the error's kind, so this shows the CPU offer, not a failure.
+  // decides on the error's kind, so this runs on the CPU with a note, not a failure.
   const context = await browser.newContext({ serviceWorkers: 'block' });
   await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
     const response = await route.fetch();
@@ -290,6 +318,10 @@ test('a WebGPU that finds no adapter is told apart by its kind, and the CPU is o
   });
   const page = await context.newPage();
   await page.goto(`${base}?octaves=1&steps=1&jitter=0`);
+  await state(page, 'ready');
+  assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
+  assert.match(await page.textContent('#engine-note'), /^No usable GPU was found.*runs on the CPU/);
+  await page.goto(`${base}?octaves=1&steps=1&jitter=0&engine=webgpu`);
   await state(page, 'error');
   assert.equal(await page.isVisible('#no-gpu'), true);
   assert.match(await page.textContent('#no-gpu'), /no usable GPU was found/);

@@ -107,14 +107,51 @@ test('a guide image steers the dream and its recipe says so', { timeout: LONG },
   await state(page, 'done');
   const result = readPng((await download(page, '#download')).bytes);
   assert.match(result.text.deepdream, /guide=1/);
-  // Without its guide, a link that asks for one is refused by name.
-  await page.click('#guide-clear');
-  await page.waitForFunction(() => !new URLSearchParams(location.search).has('guide'));
+  // The page's own address now says guide=1: reloaded (or shared), it cannot carry the image, so
+  // it opens asking for one and dreams without it meanwhile, instead of refusing every dream.
+  const address = await page.evaluate(() => location.search.slice(1));
   await context.close();
-  const linked = await open(`layer=inception_3b/output&guide=1&${QUICK}`);
+  const linked = await open(address);
+  assert.equal(await linked.page.isVisible('#guide-wanted'), true);
+  assert.equal(await linked.page.isVisible('#guide-clear'), true, '"No guide" is there to answer it');
   await linked.page.setInputFiles('#file', PHOTO);
-  await state(linked.page, 'error');
-  assert.match(await linked.page.textContent('#alert'), /guide = 1 is out of range: a guide image with it/);
+  await state(linked.page, 'done');
+  assert.equal(await linked.page.isVisible('[role="alert"]'), false);
+  assert.doesNotMatch(readPng((await download(linked.page, '#download')).bytes).text.deepdream, /guide=1/);
+  // Picking the guide then dreams as the link was made.
+  await linked.page.setInputFiles('#guide-file', PHOTO);
+  await linked.page.waitForFunction(() => new URLSearchParams(location.search).get('guide') === '1');
+  await state(linked.page, 'done');
+  assert.equal(await linked.page.isVisible('#guide-wanted'), false);
+  assert.match(readPng((await download(linked.page, '#download')).bytes).text.deepdream, /guide=1/);
+  // A gallery click after a guided dream chooses a channel, which takes the place of the guide.
+  await linked.page.click('#gallery summary');
+  await linked.page.waitForSelector('#gallery-grid button[data-channel="7"]');
+  await linked.page.click('#gallery-grid button[data-channel="7"]');
+  await linked.page.waitForFunction(() => new URLSearchParams(location.search).get('channel') === '7');
+  await state(linked.page, 'done');
+  assert.equal(await linked.page.isVisible('[role="alert"]'), false);
+  assert.equal(await linked.page.isVisible('#guide-thumb'), false);
+  // A guide picked for a recipe that cannot have one is refused, and not kept for the next look.
+  await linked.page.click('#presets button[data-layer="inception_4a/output"]');
+  await linked.page.waitForFunction(() => location.search.startsWith('?layer=inception_4a/output&'));
+  await state(linked.page, 'done');
+  await linked.page.evaluate(() => {
+    const layer = document.querySelector('#recipe select[name="layer"]');
+    layer.add(new Option('two layers', 'inception_3b/output*2+inception_4a/output'));
+    layer.value = 'inception_3b/output*2+inception_4a/output';
+    layer.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  await linked.page.waitForFunction(() => location.search.includes('inception_3b/output*2'));
+  await state(linked.page, 'done');
+  await linked.page.setInputFiles('#guide-file', PHOTO);
+  await linked.page.waitForFunction(() => !document.getElementById('alert').hidden);
+  assert.match(await linked.page.textContent('#alert'), /guide/);
+  assert.equal(await linked.page.isVisible('#guide-thumb'), false);
+  await linked.page.click('#presets button[data-layer="inception_3b/output"]');
+  await linked.page.waitForFunction(() => location.search.startsWith('?layer=inception_3b/output&'));
+  await state(linked.page, 'done');
+  assert.doesNotMatch(await linked.page.evaluate(() => location.search), /guide=1/);
   await linked.context.close();
 });
 

@@ -2,7 +2,10 @@
 // served afterwards. Raw sockets, since fetch() would clean up the paths first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve } from '../../www/serve.mjs';
 
 let server;
@@ -63,7 +66,10 @@ test('200 malformed and hostile requests each get an answer, and the page is sti
   const html = await (await fetch(`${base}/index.html`)).text();
   const app = /src="(assets\/app\.[0-9a-f]+\.js)"/.exec(html)[1];
   const appText = await (await fetch(`${base}/${app}`)).text();
-  const workerName = /'(worker\.[0-9a-f]+\.js)'/.exec(appText)[1];
+  // The page's engine client starts the worker.
+  const engineName = /'\.\/(engine\.[0-9a-f]+\.js)'/.exec(appText)[1];
+  const engineText = await (await fetch(`${base}/assets/${engineName}`)).text();
+  const workerName = /'(worker\.[0-9a-f]+\.js)'/.exec(engineText)[1];
   // Every kind of file the site has goes out with its own type (nosniff forbids guessing).
   const sample = /'(samples\/cat\.[0-9a-f]+\.jpg)'/.exec(appText)[1];
   assert.equal((await fetch(`${base}/assets/${sample}`)).headers.get('content-type'), 'image/jpeg');
@@ -74,4 +80,51 @@ test('200 malformed and hostile requests each get an answer, and the page is sti
   assert.match(worker.headers.get('content-security-policy'), /default-src 'self'.*frame-ancestors 'none'/);
   assert.equal(worker.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(worker.headers.get('referrer-policy'), 'no-referrer');
+});
+
+test('a symlink serves only what lies in the root', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deepdream-serve-'));
+  const root = join(dir, 'root');
+  const page = `<!doctype html><title>inside</title>${'<p>dream</p>'.repeat(200)}`;
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  mkdirSync(join(dir, 'outside'));
+  writeFileSync(join(root, 'index.html'), page);
+  writeFileSync(join(root, 'sub', 'page.html'), page);
+  writeFileSync(join(root, '.secret'), 'secret');
+  writeFileSync(join(dir, 'outside', 'index.html'), 'secret');
+  symlinkSync('index.html', join(root, 'same.html'));
+  symlinkSync('sub', join(root, 'alias'));
+  symlinkSync('.secret', join(root, 'secret.html'));
+  symlinkSync(join(dir, 'outside', 'index.html'), join(root, 'out.html'));
+  symlinkSync('../outside', join(root, 'out'));
+  symlinkSync('/etc/passwd', join(root, 'passwd.html'));
+  // The root itself may be a symlink (tmpdir is, on some systems): its real path is what counts.
+  symlinkSync('root', join(dir, 'site'));
+  const local = await serve(0, '127.0.0.1', join(dir, 'site'));
+  const base = `http://127.0.0.1:${local.address().port}`;
+  try {
+    for (const path of ['/', '/index.html', '/same.html', '/sub/page.html', '/alias/page.html']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(await res.text(), page, path);
+    }
+    for (const path of ['/out.html', '/out/', '/out/index.html', '/passwd.html', '/secret.html']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 404, path);
+      assert.doesNotMatch(await res.text(), /secret|root:/, path);
+    }
+  } finally {
+    local.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an answer whose encoding was negotiated says it varies with Accept-Encoding', async () => {
+  // A cache must not hand the gzip body to a client that did not ask for it, nor the other way round.
+  for (const [encoding, method] of [['gzip', 'GET'], ['identity', 'GET'], ['gzip', 'HEAD']]) {
+    const res = await fetch(`http://127.0.0.1:${port}/index.html`, { method, headers: { 'accept-encoding': encoding } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-encoding'), encoding === 'gzip' ? 'gzip' : null);
+    assert.equal(res.headers.get('vary'), 'Accept-Encoding', `${method} ${encoding}`);
+  }
 });

@@ -12,7 +12,8 @@ const env = withSite();
 const { open } = env;
 
 test('a GPU lost mid-dream is named, the last preview stays downloadable, and the next dream works', { timeout: LONG }, async () => {
-  const { page, context } = await open('octaves=2&steps=40&jitter=0');
+  // On WebGPU: SwiftShader is a software adapter, where the page would choose its CPU engine.
+  const { page, context } = await open('octaves=2&steps=40&jitter=0&engine=webgpu');
   await page.setInputFiles('#file', PHOTO);
   await page.waitForFunction(() => /step [2-9]\d* of 40/.test(document.getElementById('progress-text').textContent)
     && document.getElementById('canvas').width > 0, null, { timeout: LONG, polling: 100 });
@@ -68,7 +69,7 @@ const BIG_TIMEOUT = 45 * 60_000;
 
 test('a 12-megapixel photo dreams at full size in the browser without running out of memory', { timeout: BIG_TIMEOUT }, async () => {
   const photo = bigPhoto();
-  const { page, context } = await open(BIG_RECIPE);
+  const { page, context } = await open(`${BIG_RECIPE}&engine=webgpu`);
   const stats = [];
   page.on('console', (message) => {
     const match = /^deepdream stats (.*)$/.exec(message.text());

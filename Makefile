@@ -16,7 +16,7 @@ WEIGHTS := weights/googlenet.safetensors
 CARGO_RELEASE := cargo build --release --locked
 DEEPDREAM := DEEPDREAM_WEIGHTS=$(WEIGHTS) $(CARGO_TARGET_DIR)/release/deepdream
 
-.PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-slow lint bench bench-big bench-web bench-peers bench-gpu bench-gpu-pack clean
+.PHONY: setup setup-web weights cli install uninstall wasm dist samples pictures screenshots serve test test-rust test-web test-docs test-slow lint bench bench-big bench-web bench-peers bench-gpu bench-gpu-pack clean
 
 ## setup: system packages the native GPU path needs (Mesa's lavapipe gives wgpu a CPU Vulkan device)
 setup: .setup-native.stamp
@@ -103,7 +103,11 @@ uninstall:
 	rm -f $(PREFIX)/bin/deepdream $(DATA_DIR)/googlenet.safetensors
 
 ## test: what checks behaviour, on small inputs and the real weights, in release mode (Burn in debug is very slow)
-test: test-rust test-web
+test: test-rust test-web test-docs
+
+## test-docs: every relative link and picture in README.md and docs/ leads somewhere
+test-docs:
+	node --test tests/docs/links.test.mjs
 
 test-rust: setup weights
 	cargo test --release --locked --workspace

@@ -61,6 +61,9 @@ pub enum Error {
         "the GPU ran out of memory during the dream: close other tabs or apps using the GPU, or lower max-size ({0})"
     )]
     OutOfMemory(String),
+    /// A file could not be written (a folder missing or read-only, a full disk).
+    #[error("{0}")]
+    Write(String),
 }
 
 impl Error {
@@ -71,7 +74,7 @@ impl Error {
 
     /// What kind of error this is, for a face to act on (the page's script never reads the
     /// message): `recipe`, `image`, `weights`, `no-gpu`, `device-limit`, `device`,
-    /// `device-lost` or `out-of-memory`.
+    /// `device-lost`, `out-of-memory` or `write`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::UnknownLayer(_) | Error::Invalid { .. } => "recipe",
@@ -82,6 +85,7 @@ impl Error {
             Error::Device(_) => "device",
             Error::DeviceLost(_) => "device-lost",
             Error::OutOfMemory(_) => "out-of-memory",
+            Error::Write(_) => "write",
         }
     }
 

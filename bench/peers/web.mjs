@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../tests/web/chromium.mjs';
 import { serve } from '../../www/serve.mjs';
 import { fixture, relL2 } from './fixture.mjs';
 
@@ -57,11 +57,7 @@ function peerServer() {
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 async function newPage() {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -3,24 +3,23 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use burn::tensor::Device;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use deepdream::animation::Animation;
-use deepdream::device::{self, Limits};
+use deepdream::bench;
 use deepdream::dream::gallery::Gallery;
 use deepdream::dream::recipe::{Applies, Kind, OPTIONS, RecipeOption};
-use deepdream::dream::{self, Dream, DreamParams};
+use deepdream::dream::{self, DreamParams};
 use deepdream::image_io::{self, OutputFormat};
-use deepdream::model::{Blob, ConvPath, GoogLeNet, Labels};
+use deepdream::local::{self, Choice, Loaded, Usage, megabytes, peak_rss};
+use deepdream::model::Blob;
 use deepdream::session::Session;
+use deepdream::writers::{Frames, contact_sheet, sheet_image};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The photo the benchmark dreams on (CC0, from scikit-image).
-const BENCH_PHOTO: &[u8] = include_bytes!("../../tests/images/coffee.png");
-/// The weights' file name where `make install` puts them, and in the checkout's `weights/`.
-const WEIGHTS_FILE: &str = "googlenet.safetensors";
+/// Frames an animation writes unless --frames says otherwise: two seconds at 24 per second.
+const ZOOM_FRAMES: &str = "48";
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +45,18 @@ struct Engine {
     /// Run on wgpu even when its only adapter is a software rasterizer such as lavapipe
     #[arg(long, global = true)]
     gpu: bool,
+}
+
+impl Engine {
+    /// The network on the device these options ask for.
+    fn load(&self) -> Result<Loaded, String> {
+        let choice = match (self.cpu, self.gpu) {
+            (true, _) => Choice::Cpu,
+            (_, true) => Choice::Gpu,
+            _ => Choice::Auto,
+        };
+        local::load(self.weights.clone(), choice)
+    }
 }
 
 /// The recipe's options as `--key VALUE` arguments, one per row of the engine's table
@@ -249,98 +260,6 @@ enum Command {
     Layers,
 }
 
-/// The network on its device, and what that device allows.
-struct Loaded {
-    model: GoogLeNet,
-    labels: Labels,
-    device: Device,
-    limits: Limits,
-    backend: String,
-}
-
-/// Where the weights may be when neither --weights nor DEEPDREAM_WEIGHTS names them, in order:
-/// the user's data directory (`make install`), an install prefix's share/ beside the binary,
-/// and the checkout, so the tool works from any directory once installed.
-fn weights_candidates() -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    if let Some(data) = data_home {
-        found.push(data.join("deepdream").join(WEIGHTS_FILE));
-    }
-    if let Some(bin) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        found.push(bin.join("../share/deepdream").join(WEIGHTS_FILE));
-    }
-    found.push(Path::new("weights").join(WEIGHTS_FILE));
-    found
-}
-
-fn weights_path(engine: &Engine) -> Result<PathBuf, String> {
-    if let Some(path) = engine
-        .weights
-        .clone()
-        .or_else(|| std::env::var_os("DEEPDREAM_WEIGHTS").map(PathBuf::from))
-    {
-        return Ok(path);
-    }
-    let candidates = weights_candidates();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        let places: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        format!(
-            "no weights file found (looked for {}): run `make install` in the checkout, or pass --weights PATH",
-            places.join(", ")
-        )
-    })
-}
-
-fn load(engine: &Engine) -> Result<Loaded, String> {
-    let path = weights_path(engine)?;
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!(
-            "cannot read the weights file {} ({e}): run `make weights` in the checkout (or `make install`), or pass --weights PATH",
-            path.display()
-        )
-    })?;
-    let cpu = || (device::cpu(), Limits::cpu(), "cpu (flex)".to_string());
-    let (device, limits, backend) = if engine.cpu {
-        cpu()
-    } else {
-        match device::gpu() {
-            Ok(gpu) if gpu.software && !engine.gpu => {
-                eprintln!(
-                    "deepdream: the only GPU adapter is a software rasterizer ({}); running on the \
-CPU backend, which is faster (--gpu uses the adapter anyway)",
-                    gpu.adapter
-                );
-                cpu()
-            }
-            Ok(gpu) => (
-                gpu.device,
-                gpu.limits,
-                format!("gpu (wgpu, {})", gpu.adapter),
-            ),
-            Err(e) => {
-                eprintln!("deepdream: {e}; running on the CPU instead (slower)");
-                cpu()
-            }
-        }
-    };
-    let (model, labels) =
-        GoogLeNet::load(bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Loaded {
-        model,
-        labels,
-        device,
-        limits,
-        backend,
-    })
-}
-
 fn read_photo(path: &Path) -> Result<image_io::Photo, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     image_io::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
@@ -424,7 +343,7 @@ fn dream_file(
             Session::read(&bytes, &params).map_err(|e| format!("{}: {e}", input.display()))
         })?;
     let guide = read_guide(guide)?;
-    let loaded = load(engine)?;
+    let loaded = engine.load()?;
     let session = Session::begin(
         &loaded.model,
         &loaded.device,
@@ -444,7 +363,7 @@ fn visualize(args: &VisualizeArgs) -> Result<(), String> {
     stop_on_ctrl_c();
     let params = args.recipe.recipe(&[("start", "noise".into())])?;
     let started = Instant::now();
-    let loaded = load(&args.engine)?;
+    let loaded = args.engine.load()?;
     let session = Session::noise(&loaded.model, &loaded.device, &loaded.limits, params, None)
         .map_err(|e| e.to_string())?;
     finish(session, &args.output, format, &loaded, started)
@@ -490,7 +409,7 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| format!("cannot make {}: {e}", args.out_dir.display()))?;
     let started = Instant::now();
-    let loaded = load(&args.engine)?;
+    let loaded = args.engine.load()?;
     let bar = ProgressBar::new(channels.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} channels, ~{eta} left")
             .expect("valid template")
@@ -541,159 +460,6 @@ fn gallery(args: &GalleryArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Every thumbnail in one picture, in channel order, rows of up to 16 with a 2 px gap: a
-/// gallery to share as one file.
-fn sheet_image(thumbnails: &[image::RgbImage]) -> image::RgbImage {
-    const GAP: u32 = 2;
-    let side = thumbnails.first().map_or(1, |t| t.width());
-    let columns = (thumbnails.len() as u32).clamp(1, 16);
-    let rows = (thumbnails.len() as u32).div_ceil(columns).max(1);
-    let cell = side + GAP;
-    let mut sheet = image::RgbImage::from_pixel(
-        columns * cell - GAP,
-        rows * cell - GAP,
-        image::Rgb([17, 17, 17]),
-    );
-    for (i, thumb) in thumbnails.iter().enumerate() {
-        let (x, y) = ((i as u32 % columns) * cell, (i as u32 / columns) * cell);
-        image::imageops::replace(&mut sheet, thumb, x as i64, y as i64);
-    }
-    sheet
-}
-
-/// The contact sheet: every channel's image with its number, each linking to its file.
-fn contact_sheet(layer: Blob, names: &[(usize, String)], params: &DreamParams) -> String {
-    let figures: String = names
-        .iter()
-        .map(|(channel, name)| {
-            format!(
-                "<figure><a href=\"{name}\"><img src=\"{name}\" alt=\"channel {channel}\" loading=\"lazy\" width=\"{s}\" height=\"{s}\"></a><figcaption>{channel}</figcaption></figure>\n",
-                s = params.size
-            )
-        })
-        .collect();
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{layer}: every channel</title>\n\
-<style>body{{font:14px system-ui,sans-serif;margin:1rem;background:#111;color:#ddd}}\
-main{{display:grid;grid-template-columns:repeat(auto-fill,minmax({s}px,1fr));gap:.5rem}}\
-figure{{margin:0;text-align:center}}img{{width:100%;height:auto;image-rendering:auto}}</style></head>\n\
-<body><h1>{layer}</h1><p>What each channel wants to see: grey noise dreamed towards the channel's mean before its ReLU. Recipe: <code>{recipe}</code></p>\n<main>\n{figures}</main></body></html>\n",
-        s = params.size.min(160),
-        recipe = params.to_query(),
-    )
-}
-
-/// Where an animation's frames go: numbered PNGs in a folder (with recipe.txt), or one
-/// animated GIF or PNG, written frame by frame so a long animation never waits in memory.
-enum Frames {
-    Folder(PathBuf),
-    Gif(image::codecs::gif::GifEncoder<std::io::BufWriter<std::fs::File>>),
-    Apng(png::Writer<std::io::BufWriter<std::fs::File>>, PathBuf),
-}
-
-/// Frames an animation writes unless --frames says otherwise: two seconds at 24 per second.
-const ZOOM_FRAMES: &str = "48";
-
-impl Frames {
-    /// Refuses an output that is neither a folder (no extension), a .gif nor a .png.
-    fn check(output: &Path) -> Result<(), String> {
-        let ext = output
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        match ext.as_deref() {
-            None | Some("gif" | "png" | "apng") => Ok(()),
-            Some(_) => Err(format!(
-                "{}: an animation is written to a folder (no extension), a .gif or a .png",
-                output.display()
-            )),
-        }
-    }
-
-    fn create(output: &Path, params: &DreamParams, (w, h): (u32, u32)) -> Result<Self, String> {
-        let name = output.to_string_lossy().to_ascii_lowercase();
-        let file = || {
-            std::fs::File::create(output)
-                .map(std::io::BufWriter::new)
-                .map_err(|e| format!("cannot write {}: {e}", output.display()))
-        };
-        let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", output.display());
-        if name.ends_with(".gif") {
-            let mut gif = image::codecs::gif::GifEncoder::new_with_speed(file()?, 10);
-            gif.set_repeat(image::codecs::gif::Repeat::Infinite)
-                .map_err(|e| fail(&e))?;
-            Ok(Frames::Gif(gif))
-        } else if name.ends_with(".png") || name.ends_with(".apng") {
-            let mut encoder = png::Encoder::new(file()?, w, h);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            encoder
-                .set_animated(params.frames as u32, 0)
-                .and_then(|()| encoder.set_frame_delay(1, params.fps as u16))
-                .map_err(|e| fail(&e))?;
-            encoder
-                .add_text_chunk("deepdream".into(), params.to_query())
-                .map_err(|e| fail(&e))?;
-            let writer = encoder.write_header().map_err(|e| fail(&e))?;
-            Ok(Frames::Apng(writer, output.to_path_buf()))
-        } else {
-            Frames::check(output)?;
-            std::fs::create_dir_all(output).map_err(|e| fail(&e))?;
-            std::fs::write(output.join("recipe.txt"), params.to_query() + "\n")
-                .map_err(|e| fail(&e))?;
-            Ok(Frames::Folder(output.to_path_buf()))
-        }
-    }
-
-    fn add(
-        &mut self,
-        frame: usize,
-        rgb: &image::RgbImage,
-        params: &DreamParams,
-    ) -> Result<(), String> {
-        match self {
-            Frames::Folder(dir) => {
-                let path = dir.join(format!("frame-{:04}.png", frame + 1));
-                let png = image_io::encode_png(rgb, None, &params.to_query(), &[])
-                    .map_err(|e| e.to_string())?;
-                std::fs::write(&path, png)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
-            }
-            Frames::Gif(gif) => {
-                let rgba = image::DynamicImage::ImageRgb8(rgb.clone()).into_rgba8();
-                let delay = image::Delay::from_numer_denom_ms(1000, params.fps as u32);
-                gif.encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
-                    .map_err(|e| e.to_string())
-            }
-            Frames::Apng(writer, _) => writer
-                .write_image_data(rgb.as_raw())
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Ends the file after `written` of the recipe's `frames`: an animation stopped early is
-    /// written with the frames it has.
-    fn finish(self, written: usize, frames: usize) -> Result<(), String> {
-        match self {
-            Frames::Folder(_) => Ok(()),
-            Frames::Gif(gif) => {
-                drop(gif);
-                Ok(())
-            }
-            Frames::Apng(writer, _) if written == frames => {
-                writer.finish().map_err(|e| e.to_string())
-            }
-            Frames::Apng(writer, path) => {
-                // Dropping the writer ends the file; its frame count still says `frames`.
-                drop(writer);
-                let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-                let mut png = std::fs::read(&path).map_err(fail)?;
-                image_io::set_apng_frames(&mut png, written as u32);
-                std::fs::write(&path, png).map_err(fail)
-            }
-        }
-    }
-}
-
 /// `zoom`: an infinite-zoom animation of a photo, frame by frame.
 fn zoom(args: &ZoomArgs) -> Result<(), String> {
     let mut extra = vec![("frames", ZOOM_FRAMES.to_string())];
@@ -701,7 +467,7 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         extra.push(("guide", "1".to_string()));
     }
     let params = args.recipe.recipe(&extra)?;
-    Frames::check(&args.output)?;
+    Frames::check(&args.output).map_err(|e| e.to_string())?;
     writable(&args.output, args.output.extension().is_none())?;
     stop_on_ctrl_c();
     let started = Instant::now();
@@ -714,7 +480,7 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         .as_deref()
         .map(|path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())))
         .transpose()?;
-    let loaded = load(&args.engine)?;
+    let loaded = args.engine.load()?;
     let mut animation = Animation::open(
         &loaded.model,
         &loaded.device,
@@ -728,7 +494,7 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         eprintln!("deepdream: {note}");
     }
     let size = animation.session().size();
-    let mut frames = Frames::create(&args.output, &params, size)?;
+    let mut frames = Frames::create(&args.output, &params, size).map_err(|e| e.to_string())?;
     let bar = ProgressBar::new(params.frames as u64).with_style(
         ProgressStyle::with_template(
             "{msg} [{bar:30}] {pos}/{len} frames, {elapsed} elapsed, ~{eta} left",
@@ -750,7 +516,9 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         }
         let (frame, _) = animation.frame();
         let rgb = pollster::block_on(animation.session().rgb()).map_err(|e| e.to_string())?;
-        frames.add(frame, &rgb, &params)?;
+        frames
+            .add(frame, &rgb, &params)
+            .map_err(|e| e.to_string())?;
         written += 1;
         bar.inc(1);
         if frame == 0 {
@@ -761,7 +529,9 @@ fn zoom(args: &ZoomArgs) -> Result<(), String> {
         }
     }
     bar.finish_and_clear();
-    frames.finish(written, params.frames)?;
+    frames
+        .finish(written, params.frames)
+        .map_err(|e| e.to_string())?;
     if stopped() {
         eprintln!(
             "deepdream: stopped (Ctrl-C) after {written} of {} frames: they are written",
@@ -845,36 +615,6 @@ fn finish(
     Ok(())
 }
 
-/// What a dream used, gathered after each step for the report at the end.
-#[derive(Default)]
-struct Usage {
-    /// The tile side the dream chose.
-    tile: usize,
-    /// The most the device's allocator held after a step, in bytes (0 where it does not say).
-    device_peak: u64,
-}
-
-impl Usage {
-    fn record(&mut self, dream: &Dream, device: &Device) {
-        self.tile = dream.tile();
-        if let Some(pool) = device.memory_pool_usage() {
-            self.device_peak = self.device_peak.max(pool.bytes_reserved);
-        }
-    }
-}
-
-fn megabytes(bytes: u64) -> String {
-    format!("{:.0} MB", bytes as f64 / 1e6)
-}
-
-/// The most memory this process has held (Linux's VmHWM), or `None` where it is not known.
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 fn classify_file(input: &Path, top: usize, engine: &Engine) -> Result<(), String> {
     let photo = read_photo(input)?;
     let Loaded {
@@ -882,214 +622,13 @@ fn classify_file(input: &Path, top: usize, engine: &Engine) -> Result<(), String
         labels,
         device,
         ..
-    } = load(engine)?;
+    } = engine.load()?;
     let classes = pollster::block_on(deepdream::classify::classify(
         &model, &labels, &photo.rgb, top, &device,
     ))
     .map_err(|e| e.to_string())?;
     for c in classes {
         println!("{}\t{:.6}\t{}", c.index, c.probability, c.label);
-    }
-    Ok(())
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-/// A kernel's type name without its path and generics (`conv_tiled::ConvTiled<..>` → `ConvTiled`).
-fn short_kernel(name: &str) -> &str {
-    let name = name.split('<').next().unwrap_or(name);
-    name.rsplit("::").next().unwrap_or(name)
-}
-
-/// Runs `f` once to warm up (kernel compilation, autotune), then `runs` times; the median.
-fn time(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Duration, String> {
-    f()?;
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        f()?;
-        times.push(start.elapsed());
-    }
-    Ok(median(times))
-}
-
-fn bench(runs: usize, sizes: &[u32], engine: &Engine) -> Result<(), String> {
-    let runs = runs.max(1);
-    let Loaded {
-        model,
-        device,
-        limits,
-        backend,
-        ..
-    } = load(engine)?;
-    let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
-    println!("backend\t{backend}");
-    println!("convolutions\t{:?}", ConvPath::for_device(&device));
-    println!("what\tsize\tmedian_ms\truns");
-    for &side in sizes {
-        let rgb = image::imageops::resize(
-            &photo.rgb,
-            side,
-            side,
-            image::imageops::FilterType::Triangle,
-        );
-        let params = DreamParams {
-            octaves: 1,
-            steps: 1,
-            tile: side as usize,
-            ..DreamParams::default()
-        };
-        let fresh = || {
-            Dream::new(
-                &model,
-                image_io::to_tensor(&rgb, &device),
-                params.clone(),
-                &limits,
-            )
-            .map_err(|e| e.to_string())
-        };
-        let median = time(runs, || {
-            let mut dream = fresh()?;
-            dream.step().map_err(|e| e.to_string())?;
-            pollster::block_on(image_io::from_tensor(dream.preview()))
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        })?;
-        println!(
-            "gradient step (inception_4c/output)\t{side}x{side}\t{:.1}\t{runs}",
-            median.as_secs_f64() * 1e3
-        );
-        let mut dream = fresh()?;
-        let (stepped, kernels) = device::dispatches(|| dream.step());
-        stepped.map_err(|e| e.to_string())?;
-        if !kernels.is_empty() {
-            let count: usize = kernels.iter().map(|(_, n)| n).sum();
-            let most: Vec<String> = kernels
-                .iter()
-                .take(8)
-                .map(|(name, n)| format!("{n} {}", short_kernel(name)))
-                .collect();
-            println!("dispatches per step\t{side}x{side}\t{count}");
-            println!("most dispatched\t{side}x{side}\t{}", most.join(", "));
-        }
-    }
-    let rgb = image::imageops::resize(&photo.rgb, 512, 512, image::imageops::FilterType::Triangle);
-    let preset_runs = runs.min(3);
-    let median = time(preset_runs, || {
-        let cancel = AtomicBool::new(false);
-        let result = dream::run(
-            &model,
-            image_io::to_tensor(&rgb, &device),
-            DreamParams::default(),
-            &limits,
-            &cancel,
-            |_, _| {},
-        )
-        .map_err(|e| e.to_string())?;
-        pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
-        Ok(())
-    })?;
-    println!(
-        "canonical preset (4 octaves x 10 steps)\t512x512\t{:.1}\t{preset_runs}",
-        median.as_secs_f64() * 1e3
-    );
-    // The gallery's default thumbnails: one batch of 8 channels, as the page renders them.
-    let layer = Blob::CANONICAL;
-    let (params, _) = dream::gallery::recipe(&layer.name(), "").map_err(|e| e.to_string())?;
-    let channels: Vec<usize> = (0..8).collect();
-    let median = time(preset_runs, || {
-        let mut gallery =
-            Gallery::new(&model, &device, layer, &channels, &params).map_err(|e| e.to_string())?;
-        while gallery.step().map_err(|e| e.to_string())? {}
-        pollster::block_on(image_io::from_tensor(gallery.images().narrow(0, 0, 1)))
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    })?;
-    println!(
-        "gallery batch (8 channels of {layer}, {0}x{0}, {1:.2} thumbnails/s)\t{0}x{0}\t{2:.1}\t{preset_runs}",
-        params.size,
-        channels.len() as f64 / median.as_secs_f64(),
-        median.as_secs_f64() * 1e3
-    );
-    // An animation's frame after the first (zoom, turn, one octave of 5 steps) at 640x360.
-    let rgb = image::imageops::resize(&photo.rgb, 640, 360, image::imageops::FilterType::Triangle);
-    let png = image_io::encode_png(&rgb, None, "", &[]).map_err(|e| e.to_string())?;
-    let params = DreamParams {
-        frames: 1000,
-        ..DreamParams::default()
-    };
-    let mut animation = Animation::open(&model, &device, &limits, Some(&png), params, None)
-        .map_err(|e| e.to_string())?;
-    while animation.step().map_err(|e| e.to_string())?.is_some() {}
-    let median = time(preset_runs, || {
-        let rgb = pollster::block_on(animation.session().rgb()).map_err(|e| e.to_string())?;
-        animation.advance(&rgb).map_err(|e| e.to_string())?;
-        while animation.step().map_err(|e| e.to_string())?.is_some() {}
-        Ok(())
-    })?;
-    println!(
-        "zoom frame (after the first: 1 octave x 5 steps)\t640x360\t{:.1}\t{preset_runs}",
-        median.as_secs_f64() * 1e3
-    );
-    Ok(())
-}
-
-/// One canonical dream of the bench photo scaled to `size` ("WxH"): time, tile, and peaks.
-fn bench_dream(size: &str, engine: &Engine) -> Result<(), String> {
-    let parse = || -> Option<(u32, u32)> {
-        let (w, h) = size.split_once(['x', 'X', '×'])?;
-        Some((w.parse().ok()?, h.parse().ok()?))
-    };
-    let (w, h) = parse()
-        .filter(|&(w, h)| w > 0 && h > 0 && w.max(h) <= 16384)
-        .ok_or_else(|| format!("--dream {size}: give the size as WxH, e.g. 4000x3000"))?;
-    let Loaded {
-        model,
-        device,
-        limits,
-        backend,
-        ..
-    } = load(engine)?;
-    let photo = image_io::decode(BENCH_PHOTO).map_err(|e| e.to_string())?;
-    let rgb = image::imageops::resize(&photo.rgb, w, h, image::imageops::FilterType::Triangle);
-    let params = DreamParams {
-        max_size: w.max(h) as usize,
-        ..DreamParams::default()
-    };
-    let started = Instant::now();
-    let mut usage = Usage::default();
-    let cancel = AtomicBool::new(false);
-    let result = dream::run(
-        &model,
-        image_io::to_tensor(&rgb, &device),
-        params,
-        &limits,
-        &cancel,
-        |dream, p| {
-            usage.record(dream, &device);
-            eprint!("\rstep {}/{}", p.done, p.total);
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    pollster::block_on(image_io::from_tensor(result)).map_err(|e| e.to_string())?;
-    eprintln!();
-    println!("backend\t{backend}");
-    println!(
-        "canonical dream\t{w}x{h}\t{:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    println!("tile\t{} px", usage.tile);
-    if usage.device_peak > 0 {
-        println!(
-            "device memory (allocator, peak after a step)\t{}",
-            megabytes(usage.device_peak)
-        );
-    }
-    if let Some(peak) = peak_rss() {
-        println!("peak process memory\t{}", megabytes(peak));
     }
     Ok(())
 }
@@ -1122,13 +661,13 @@ fn run(cli: Cli) -> Result<(), String> {
             dream: Some(size),
             engine,
             ..
-        } => bench_dream(&size, &engine),
+        } => bench::dream(&size, &engine.load()?),
         Command::Bench {
             runs,
             sizes,
             engine,
             ..
-        } => bench(runs, &sizes, &engine),
+        } => bench::steps(runs, &sizes, &engine.load()?),
         Command::Layers => {
             layers();
             Ok(())
@@ -1138,8 +677,8 @@ fn run(cli: Cli) -> Result<(), String> {
 
 /// Keeps freed memory in the process instead of handing it back to the system at once. A
 /// gradient step on the CPU allocates and frees tens of megabytes per layer; with glibc's
-/// defaults each came back as fresh pages, zeroed on first touch (a 512² step 286 against
-/// 260 ms, the CPU convolution's own path; 349 against 266 ms, flex's).
+/// defaults each came back as fresh pages, zeroed on first touch, which measured slower
+/// (docs/performance.md, "Behind the code").
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any thread starts.

@@ -233,7 +233,7 @@ pub const DEFAULTS: [(&str, &str); 3] = [("start", "noise"), ("size", "128"), ("
 /// smaller size, fewer steps), then the layer; and that layer, which must be one layer, with
 /// no channel.
 pub fn recipe(layer: &str, query: &str) -> Result<(DreamParams, Blob), Error> {
-    let mut pairs = super::recipe::pairs(query);
+    let mut pairs = super::query::pairs(query);
     pairs.push(("layer".into(), layer.into()));
     recipe_of(pairs)
 }

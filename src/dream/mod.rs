@@ -7,6 +7,7 @@ pub mod motion;
 mod objective;
 mod octaves;
 mod params;
+pub mod query;
 pub mod recipe;
 mod rng;
 pub mod tiles;

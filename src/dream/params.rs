@@ -1,10 +1,7 @@
 //! The dream recipe: one struct with the canonical defaults. Its text form, ranges and help
 //! are the rows of `recipe::OPTIONS`.
 
-use std::fmt;
-
 use super::objective::Objective;
-use super::recipe::{Kind, OPTIONS};
 use crate::Error;
 use crate::model::Blob;
 
@@ -96,14 +93,6 @@ impl Default for DreamParams {
 /// Laplacian levels a dream from noise gets unless the recipe says otherwise (the notebook's 4).
 pub const NOISE_LAPNORM: usize = 4;
 
-fn invalid(name: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> Error {
-    Error::Invalid {
-        name,
-        value: value.to_string(),
-        allowed: allowed.into(),
-    }
-}
-
 impl DreamParams {
     /// Refuses an image too small for the objective's deepest layer; returns that minimum side.
     pub fn check_size(&self, width: usize, height: usize) -> Result<usize, Error> {
@@ -119,112 +108,6 @@ impl DreamParams {
         }
         Ok(min)
     }
-
-    /// Checks every value against its row's range ([`OPTIONS`]), naming the first one that is
-    /// off, then what the rows cannot say alone (a tile too small for the layer, a channel the
-    /// layer lacks, options that do not go together).
-    pub fn validate(&self) -> Result<(), Error> {
-        for row in OPTIONS {
-            if let Some(value) = (row.get)(self) {
-                row.kind.check(row.key, &value)?;
-            }
-        }
-        let min_tile = tile_min().max(self.objective.deepest().min_input());
-        if self.tile < min_tile {
-            return Err(invalid(
-                "tile",
-                self.tile,
-                format!(
-                    "a side in pixels from {min_tile} to {} for layer {}",
-                    tile_max(),
-                    self.objective.deepest()
-                ),
-            ));
-        }
-        if let Some(blob) = self.objective.blobs().into_iter().find(|b| !b.dreamable()) {
-            return Err(invalid(
-                "layer",
-                blob,
-                "a layer with a spatial map; the class scores (loss3/classifier) only take \
-                 224-px inputs, so dreams stop at pool5/7x7_s1 (`deepdream layers` lists them)",
-            ));
-        }
-        if self.start == Start::Noise {
-            // An animation's frames have even sides: an odd size loses a pixel first.
-            let side = if self.frames > 0 {
-                self.size & !1
-            } else {
-                self.size
-            };
-            self.check_size(side, side).map_err(|_| {
-                invalid(
-                    "size",
-                    self.size,
-                    format!(
-                        "a side of at least {} px for layer {}{}",
-                        self.objective.deepest().min_input(),
-                        self.objective.deepest(),
-                        if self.frames > 0 {
-                            " (an animation's frames have even sides, so an odd size loses one)"
-                        } else {
-                            ""
-                        }
-                    ),
-                )
-            })?;
-            if self.keep_colors {
-                return Err(invalid(
-                    "keep-colors",
-                    1,
-                    "0 when starting from noise: there is no photo to keep the colours of",
-                ));
-            }
-        }
-        match &self.objective {
-            Objective::Channel { blob, channel } if *channel >= blob.channels() => Err(invalid(
-                "channel",
-                channel,
-                format!("a channel of {blob}, from 0 to {}", blob.channels() - 1),
-            )),
-            Objective::Layers(layers) if layers.is_empty() => {
-                Err(invalid("layer", "(none)", "at least one layer"))
-            }
-            Objective::Layers(layers) => match layers.iter().find(|(_, w)| !w.is_finite()) {
-                Some((blob, w)) => Err(invalid(
-                    "layer weight",
-                    format!("{blob}*{w}"),
-                    "a finite number, as in inception_4c/output*2",
-                )),
-                None if self.guide => Err(invalid(
-                    "guide",
-                    1,
-                    "0 with several layers: a guide steers one layer (or drop the guide)",
-                )),
-                None => Ok(()),
-            },
-            Objective::Channel { .. } if self.guide => Err(invalid(
-                "guide",
-                1,
-                "0 with a channel: a guide steers a whole layer (or drop the channel)",
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn tile_range() -> (u64, u64) {
-    match OPTIONS.iter().find(|r| r.key == "tile").map(|r| &r.kind) {
-        Some(Kind::Whole { min, max }) => (*min, *max),
-        _ => unreachable!("tile is a whole number"),
-    }
-}
-
-fn tile_min() -> usize {
-    tile_range().0 as usize
-}
-
-fn tile_max() -> usize {
-    tile_range().1 as usize
 }
 
 #[cfg(test)]

@@ -12,22 +12,15 @@ use burn::tensor::{Device, Tensor};
 use super::mirrored::{conv_mirrored, laid_out, mirror};
 
 /// How a device's convolutions run, forward and back to the input. Chosen per backend by
-/// measurement (README, "Speed"). A step at 224², ms (flex: fastest of seven, the two paths in
-/// turn in one process; 512²: 256 against 243; wgpu: our tiled kernel on the mirrored path,
-/// burn-cubecl's direct kernel before it):
-///
-/// | path | flex (CPU) | lavapipe | SwiftShader (native Vulkan, as in Chromium) |
-/// |---|---|---|---|
-/// | `Direct` | 46.8 | 1650 | 4650 |
-/// | `Gemm` | – | 1030 | 10300 |
-/// | `Mirrored` | 44.0 | 590 (1145) | 1680 (3700) |
+/// measurement: the figures for each path on each backend are in docs/performance.md, "Behind
+/// the code".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvPath {
     /// Burn's `conv2d`, and autodiff's gradient to the input.
     Direct,
     /// Each convolution as an im2col of plain tensor ops and one matrix product, so that both
     /// the forward pass and the gradient to the input use burn-cubecl's tiled matmul instead
-    /// of its direct kernels (on lavapipe at 512²: 8.3 s direct, 4.1 s).
+    /// of its direct kernels (twice as fast as them on lavapipe).
     Gemm,
     /// A stride-1 forward convolution, and for the gradient to the input the same convolution
     /// run on the mirrored weights (`src/model/mirrored.rs`); the strided conv1 runs as a
@@ -56,7 +49,7 @@ impl ConvPath {
         }
         if *device == Device::flex() {
             // In the browser flex has one thread, and its tiled convolution measured faster
-            // there (the page's CPU engine: 234 against 250 ms a step at 224²).
+            // there.
             if cfg!(target_family = "wasm") {
                 ConvPath::Direct
             } else {
@@ -185,7 +178,7 @@ impl Conv {
             }
             ConvPath::Mirrored | ConvPath::Workgroup => {
                 // At stride 1 the weights themselves take the layout, so the device holds them
-                // once (on wgpu a second copy was 27 MB of a 12 MP dream's peak).
+                // once (a second copy raised a 12 MP dream's peak).
                 if self.stride == 1 {
                     self.weight = self.weight.clone().map(laid_out);
                 }
@@ -268,7 +261,7 @@ impl Conv {
 /// `x` zero-padded by `pad` (top and left; bottom and right as far as `cells` need) and cut to
 /// `cells` blocks of s×s pixels, each block's pixels folded into channels: [N, C·s·s, cells].
 /// A stride-s convolution of `x` is a stride-1 convolution of this, so its im2col needs no
-/// strided slices (as strided slices, conv1 made a lavapipe step at 512² 4.4 s, not 4.2 s).
+/// strided slices (which made conv1 measurably slower on lavapipe).
 fn space_to_depth(x: Tensor<4>, s: usize, pad: usize, cells: [usize; 2]) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     let [ch, cw] = cells;

@@ -16,7 +16,7 @@
 //! is no kernel of its own: `relu` clamps the output as it is written. (ReLU's backward inside
 //! the kernel, zeroing the gradient as it is loaded, made the kernel slower than the two kernels
 //! it saved: each input vector is loaded once per tile of output channels and kernel tap, so the
-//! comparisons ran that many times. SwiftShader, 224² step: 1887 / 1942 against 1584 / 1608 ms.)
+//! comparisons ran that many times; docs/performance.md, "Behind the code".)
 //!
 //! Layouts: input NHWC and output NHWC (vectors along channels, as burn-cubecl's convolutions
 //! give and take them), weights `[k, k, C, O]` (vectors along output channels), which
@@ -475,7 +475,7 @@ pub fn takes_relu_backward(y: &CubeTensor, grad: &CubeTensor) -> bool {
 
 /// ReLU's backward (`grad` where `y` > 0, else 0) for tensors [`takes_relu_backward`] takes,
 /// written NHWC as the convolution that takes it next reads it, into `grad`'s own buffer when
-/// nothing else holds it (a new buffer held the 12 MP page test's peak 129 MB higher).
+/// nothing else holds it (a new buffer raised the 12 MP page test's peak).
 pub fn relu_backward(y: &CubeTensor, grad: CubeTensor) -> CubeTensor {
     assert!(
         takes_relu_backward(y, &grad),

@@ -358,10 +358,9 @@ fn lrn_by(x: Tensor<4>, by_matrix: bool) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     let squares = x.clone().square();
     // The mean of the squares over each channel window, by the faster measured way
-    // (README, "Speed"). On flex, a banded [C, C] matrix times the squares as [C, H·W]: one
-    // matrix product each way, where the average pool's backward is a scalar loop (a step at
-    // 512²: 372 against 508 ms). On wgpu, an average pool over that [C, H·W] view, one kernel
-    // each way (lavapipe: 4.15 against 4.28 s with the matrix).
+    // (docs/performance.md, "Behind the code"). On flex, a banded [C, C] matrix times the
+    // squares as [C, H·W]: one matrix product each way, where the average pool's backward is a
+    // scalar loop. On wgpu, an average pool over that [C, H·W] view, one kernel each way.
     let window_mean = if by_matrix {
         let band: Vec<f32> = (0..c * c)
             .map(|k| {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { serve } from '../../www/serve.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -20,11 +20,7 @@ for (const [name, path] of [['wasm', 'www/pkg/deepdream_bg.wasm'], ['weights', '
 const server = await serve(0);
 const base = `http://127.0.0.1:${server.address().port}/`;
 const profile = mkdtempSync(join(tmpdir(), 'deepdream-bench-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const context = await launchChromium(profile);
 const ready = (page) => page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 600_000 });
 
 // Visits: the first downloads everything; later ones load from the service worker's cache and

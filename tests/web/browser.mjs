@@ -1,46 +1,16 @@
 // What the browser tests share: the built site (dist/) behind a plain static file server
 // (Python's http.server: the page must need no server of ours), Debian's Chromium with WebGPU
 // through SwiftShader, and helpers to drive the page.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { chromium } from 'playwright-core';
+import { DIST, ROOT, launchChromium, staticSite } from './chromium.mjs';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
-export const DIST = join(ROOT, 'dist');
+export { DIST, ROOT, staticSite };
 export const PHOTO = join(ROOT, 'tests/web/cat-96x72.png');
 export const LONG = 600_000;
 
-/** `dir` served by `python3 -m http.server` on a free port: `{ base, close }`. */
-export async function staticSite(dir = DIST) {
-  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir],
-    { stdio: ['ignore', 'pipe', 'ignore'] });
-  const port = await new Promise((done, fail) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = / port (\d+)/.exec(out);
-      if (match) done(Number(match[1]));
-    });
-    child.on('exit', (code) => fail(new Error(`http.server exited (${code}): ${out}`)));
-  });
-  const close = () => new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.on('exit', () => done());
-    child.kill();
-  });
-  return { base: `http://127.0.0.1:${port}/`, close };
-}
-
-export function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
+export const launch = () => launchChromium();
 
 /** A fresh context on `base?query`, ready and with the link's recipe in the form: `{ page, context, foreign }` (requests off the site). */
 export async function open(browser, base, query, options = {}) {

@@ -259,6 +259,13 @@ test('without Cache Storage the engine runs, and says the weights are not kept',
 
 test('the gallery shows quiet placeholders, which ones are rendering, and where it renders', { timeout: LONG }, async () => {
   const { page, context } = await open(QUICK);
+  // A thumbnail kept for other weights (an older version's) is dropped when the gallery opens.
+  const stale = await page.evaluate(async () => {
+    const cache = await caches.open('deepdream-gallery');
+    const key = new URL('assets/gallery/0000older0000/inception_3a%2F5x5_reduce/0?size=64', location.href).href;
+    await cache.put(key, new Response('old'));
+    return key;
+  });
   await page.click('#gallery summary');
   await page.selectOption('#gallery-size', '64');
   await page.selectOption('#gallery-layer', 'inception_3a/5x5_reduce');
@@ -266,6 +273,7 @@ test('the gallery shows quiet placeholders, which ones are rendering, and where 
   assert.equal(await page.$$eval('#gallery-grid img:not([src])', (imgs) => imgs.length), 0, 'no broken images');
   assert.ok(await page.$$eval('#gallery-grid .pending', (p) => p.length) > 0);
   assert.match(await page.textContent('#gallery'), /render on this computer’s CPU/);
+  assert.equal(await page.evaluate(async (key) => Boolean(await (await caches.open('deepdream-gallery')).match(key)), stale), false);
   // A size change while the first renders: every thumbnail shown is of the last size asked.
   await page.selectOption('#gallery-size', '96');
   await page.waitForFunction(() => document.querySelectorAll('#gallery-grid [data-ready]').length === 16, null, { timeout: LONG, polling: 200 });

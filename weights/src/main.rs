@@ -16,7 +16,7 @@ fn run() -> Result<String, String> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SRC));
     let mut out = PathBuf::from("weights/googlenet.safetensors");
     // f32 by default: f16 on the wire moved activations by up to 4e-4 and the gradient by 4e-2
-    // (relative), outside the fidelity bounds (see README).
+    // (relative), outside the fidelity bounds (docs/fidelity.md).
     let mut dtype = WireDtype::F32;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -40,6 +40,7 @@ const page = {
   last: null, // how the last dream ended: 'done', 'error' or null
   continued: false, // the recipe's passes came from "Dream more": a new photo starts at one
   carried: '', // a note for the next dream, which clears the last one's
+  warned: null, // what a reload would lose that the user was warned of
   unsaved: false, // a result not yet downloaded
 };
 
@@ -333,6 +334,7 @@ const replies = {
     running.finishing = true;
     stage.offer({ png: new Blob([png], { type: 'image/png' }), jpeg: new Blob([jpeg], { type: 'image/jpeg' }) }, running.name);
     page.unsaved = true;
+    page.warned = null;
     try {
       // The video (or the ZIP of frames) is ready before the page says done.
       const made = await running.movie?.finish();
@@ -534,12 +536,12 @@ document.addEventListener('paste', (event) => {
 });
 
 // Reloading drops a dream in progress and a result not yet downloaded: the first click says
-// so, a second one goes ahead.
-let warned = false;
+// so, a second one goes ahead. A new dream or result is new at stake, and is warned of again.
 function reloadSafely(go) {
   const losing = page.job ? 'the dream in progress' : page.unsaved ? 'the last dream, which has not been downloaded' : null;
-  if (losing && !warned) {
-    warned = true;
+  const stake = page.job ? `job ${page.job.id}` : 'result';
+  if (losing && page.warned !== stake) {
+    page.warned = stake;
     $('update-text').textContent = `Updating reloads the page, and ${losing} would be lost. ` +
       'Download it first, or click again to update now.';
     return;
@@ -553,6 +555,8 @@ function reloadSafely(go) {
 // keeps its files) until the user reloads.
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator) || VERSION === 'dev') return;
+  // A first visit's service worker takes the page over too: that is no new version.
+  let controlled = Boolean(navigator.serviceWorker.controller);
   let registration;
   try {
     registration = await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url));
@@ -573,6 +577,10 @@ async function registerServiceWorker() {
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     if (updating) {
       location.reload();
+      return;
+    }
+    if (!controlled) {
+      controlled = true;
       return;
     }
     $('update').hidden = false;

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPng, rgb } from '../../www/png.mjs';
@@ -32,7 +32,7 @@ after(async () => {
 function build(dir, version) {
   if (!tree) {
     tree = mkdtempSync(join(tmpdir(), 'deepdream-tree-'));
-    for (const entry of ['index.html', 'node_modules', 'weights']) symlinkSync(join(ROOT, entry), join(tree, entry));
+    for (const entry of readdirSync(ROOT)) if (entry !== 'www') symlinkSync(join(ROOT, entry), join(tree, entry));
     mkdirSync(join(tree, 'www'));
     for (const entry of readdirSync(join(ROOT, 'www'))) {
       // build.mjs finds the tree from where it lies, so it is a copy; the rest are links.
@@ -42,8 +42,8 @@ function build(dir, version) {
   }
   writeFileSync(join(tree, 'www/worker.js'), `${readFileSync(join(ROOT, 'www/worker.js'), 'utf8')}\n// ${version}\n`);
   execFileSync('node', [join(tree, 'www/build.mjs'), dir, `--version=${version}`], { stdio: 'pipe' });
-  const icons = join(tree, 'icons');
-  if (!readdirSync(tree).includes('icons')) {
+  const icons = join(tree, 'www/.icons'); // www/ is the copy's own folder, the rest links
+  if (!existsSync(icons)) {
     mkdirSync(icons);
     const drawn = readdirSync(join(dir, 'assets')).filter((f) => /^icon-\d+\./.test(f));
     for (const file of drawn) copyFileSync(join(dir, 'assets', file), join(icons, `${/^icon-(\d+)/.exec(file)[1]}.png`));
@@ -119,6 +119,9 @@ test('after one visit the page loads, dreams and downloads with the network gone
     await page.goto(`${site.base}?${QUERY}`);
     await state(page, 'ready');
     await controlled(page);
+    // A first visit's service worker taking the page over is no new version.
+    await page.waitForTimeout(500);
+    assert.equal(await page.isHidden('#update'), true, 'a first visit offers no update');
     // Installable: a manifest with icons drawn at 192 and 512 px.
     const manifest = await page.evaluate(async () => (await fetch('manifest.webmanifest')).json());
     assert.equal(manifest.display, 'standalone');
@@ -245,6 +248,8 @@ test('two tabs and an update: the tab that did not take it goes on with its own 
         .observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
     });
     await two.click('#advanced > summary');
+    // The box shows the engine's device: on the CPU already, it goes off and on, a worker each time.
+    if (await two.isChecked('#cpu')) await two.uncheck('#cpu');
     await two.check('#cpu');
     await two.waitForFunction(() => window.seen.includes('loading') && ['ready', 'error'].includes(document.body.dataset.state),
       null, { timeout: LONG, polling: 100 });
@@ -272,7 +277,8 @@ test('Update now during a dream does not reload: it warns, and updates once the 
   const site = await staticSite(dir);
   const context = await browser.newContext({ acceptDownloads: true });
   try {
-    const page = await visit(context, site.base, 'layer=inception_3a/output&octaves=2&steps=40&jitter=0');
+    // A dream of a second or two: Update now is clicked a moment after it starts.
+    const page = await visit(context, site.base, 'layer=inception_3a/output&octaves=2&steps=10&jitter=0');
     build(dir, 'second');
     await offered(page);
     let reloaded = false;
@@ -285,6 +291,10 @@ test('Update now during a dream does not reload: it warns, and updates once the 
     assert.equal(reloaded, false, 'the page reloaded');
     assert.equal(await page.getAttribute('body', 'data-state'), 'done', await page.textContent('[role="alert"]'));
     assert.match(await page.textContent('#version'), /Version first\./);
+    // The finished dream is new at stake: Update now warns again, and still does not reload.
+    await page.click('#update-now');
+    assert.match(await page.textContent('#update-text'), /the last dream, which has not been downloaded/);
+    assert.equal(reloaded, false, 'the page reloaded with a result not downloaded');
     // Downloaded, nothing is lost: Update now updates at once.
     await download(page, '#download');
     await reloadsOn(page, '#update-now');

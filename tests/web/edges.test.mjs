@@ -281,3 +281,51 @@ test('the gallery shows quiet placeholders, which ones are rendering, and where 
   assert.deepEqual([...new Set(sizes)], [96]);
   await context.close();
 });
+
+test('previews are handed over, not copied, and a guide’s picture is let go when replaced or dropped', { timeout: LONG }, async () => {
+  const context = await env.browser.newContext({ serviceWorkers: 'block' });
+  // The worker marks each preview with whether it went with a transfer list; the page records it.
+  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    const wrap = 'const postAsIs = self.postMessage.bind(self);\n' +
+      'self.postMessage = (m, t = []) => postAsIs(m.type === "preview" ? { ...m, handed: t.length > 0 } : m, t);\n';
+    await route.fulfill({ response, body: wrap + await response.text() });
+  });
+  await context.addInitScript(() => {
+    window.previews = [];
+    window.revoked = [];
+    const revoke = URL.revokeObjectURL;
+    URL.revokeObjectURL = (url) => { window.revoked.push(url); revoke(url); };
+    const Base = window.Worker;
+    window.Worker = class extends Base {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('message', (e) => { if (e.data.type === 'preview') window.previews.push(e.data.handed); });
+      }
+    };
+  });
+  const page = await openIn(context, 'layer=inception_3b/output&octaves=1&steps=2&jitter=0');
+  assert.equal(await dreamFile(page, PHOTO), 'done');
+  const previews = await page.evaluate(() => window.previews);
+  assert.ok(previews.length > 0 && previews.every(Boolean), `previews handed over: ${previews}`);
+  await page.click('#advanced summary');
+  const guide = async (before = '') => {
+    await page.setInputFiles('#guide-file', PHOTO);
+    await page.waitForFunction((b) => {
+      const thumb = document.getElementById('guide-thumb');
+      return !thumb.hidden && thumb.src && thumb.src !== b;
+    }, before);
+    const src = await page.getAttribute('#guide-thumb', 'src');
+    await state(page, 'done');
+    return src;
+  };
+  const first = await guide();
+  const second = await guide(first);
+  assert.notEqual(first, second);
+  await page.click('#guide-clear');
+  await page.waitForFunction(() => document.getElementById('guide-thumb').hidden);
+  const revoked = await page.evaluate(() => window.revoked);
+  assert.ok(revoked.includes(first), 'the replaced guide is let go');
+  assert.ok(revoked.includes(second), 'the dropped guide is let go');
+  await context.close();
+});

@@ -55,7 +55,8 @@ function render() {
   const state = page.engine === 'loading' ? 'loading'
     : page.engine === 'failed' ? 'error'
       : page.job ? 'dreaming' : page.last ?? 'ready';
-  document.body.dataset.state = state;
+  // Written only when it changes: the tests (and any observer) see each change once.
+  if (document.body.dataset.state !== state) document.body.dataset.state = state;
   if (page.backend) document.body.dataset.backend = page.backend;
   const photo = page.photo;
   $('stop').hidden = !page.job || page.job.finishing;

@@ -6,14 +6,19 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn deepdream(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deepdream"))
+/// The command with `args`, the real weights, and a runtime folder.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deepdream"));
+    command
         .args(args)
         .env("DEEPDREAM_WEIGHTS", common::weights_path())
         // A desktop session has one; without it Mesa's Vulkan driver prints Wayland warnings.
-        .env("XDG_RUNTIME_DIR", runtime_dir())
-        .output()
-        .expect("runs")
+        .env("XDG_RUNTIME_DIR", runtime_dir());
+    command
+}
+
+fn deepdream(args: &[&str]) -> Output {
+    command(args).output().expect("runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -694,10 +699,7 @@ fn an_output_that_cannot_be_written_is_refused_before_the_dream() {
 
 /// Runs `args` and sends it Ctrl-C (SIGINT) after `after`: its exit code and stderr.
 fn interrupted(args: &[&str], after: std::time::Duration) -> (Option<i32>, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_deepdream"))
-        .args(args)
-        .env("DEEPDREAM_WEIGHTS", common::weights_path())
-        .env("XDG_RUNTIME_DIR", runtime_dir())
+    let child = command(args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("runs");

@@ -45,7 +45,7 @@ const page = {
 };
 
 const engine = new EngineClient((message) => (replies[message.type] ?? (() => {}))(message));
-const gallery = new Gallery(engine, (layer, channel) => {
+const gallery = new Gallery(engine, () => page.engine === 'ready', (layer, channel) => {
   if (!page.photo) stage.noteUser(`Channel ${channel} of ${layer} is chosen: drop a photo to dream it.`);
   choose(form.change(current(), { layer, channel: String(channel), guide: null }));
 });
@@ -161,7 +161,6 @@ function restartEngine() {
   page.job = null;
   page.engine = 'loading';
   page.backend = null;
-  gallery.ready = false;
   $('load').hidden = false;
   $('no-gpu').hidden = true;
   engine.start(page.mode);
@@ -256,7 +255,6 @@ const replies = {
     // Why the engine is on the CPU though nobody asked: one calm line, no error.
     $('engine-note').textContent = note ? `${capital(note)}.` : '';
     $('engine-note').hidden = !note;
-    gallery.ready = true;
     gallery.on(backend);
     gallery.start(); // a gallery left open while the engine restarted goes on
     pump();

@@ -4,12 +4,12 @@
 const $ = (id) => document.getElementById(id);
 
 export class Gallery {
-  /** `engine` renders; `choose(layer, channel)` is a click on a thumbnail. */
-  constructor(engine, choose) {
+  /** `engine` renders when `ready()` says so; `choose(layer, channel)` is a click on a thumbnail. */
+  constructor(engine, ready, choose) {
     this.engine = engine;
+    this.ready = ready;
     this.choose = choose;
     this.job = null; // the gallery asked for last
-    this.ready = false; // whether the engine can render now
     this.done = 0;
     this.count = 0;
     this.inView = new Set();
@@ -43,7 +43,7 @@ export class Gallery {
 
   /** Starts (or restarts, on a new engine) the gallery shown, if it is open. */
   start() {
-    if (!$('gallery').open || !this.ready) return;
+    if (!$('gallery').open || !this.ready()) return;
     this.job = this.engine.send('gallery', { layer: $('gallery-layer').value, size: $('gallery-size').value });
   }
 

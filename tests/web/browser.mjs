@@ -31,6 +31,18 @@ export async function open(browser, base, query, options = {}) {
   return { page, context, foreign };
 }
 
+/** The engine's worker script and its wasm glue, as the built site names them. */
+export const WORKER = /\/assets\/worker\.[0-9a-f]+\.js$/;
+export const GLUE = /\/assets\/deepdream\.[0-9a-f]+\.js$/;
+
+/** Serves the site's scripts matching `pattern` in `context` with `before` and `after` added. */
+export function patchScript(context, pattern, { before = '', after = '' }) {
+  return context.route(pattern, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: `${before}${await response.text()}${after}` });
+  });
+}
+
 export function state(page, wanted, timeout = LONG) {
   return page.waitForFunction((s) => document.body.dataset.state === s, wanted, { timeout, polling: 100 });
 }

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readPng, rgb } from '../../www/png.mjs';
-import { LONG, PHOTO, download, dreamFile, meanAbsDiff, state, withSite } from './browser.mjs';
+import {
+  GLUE, LONG, PHOTO, WORKER, download, dreamFile, meanAbsDiff, patchScript, state, withSite,
+} from './browser.mjs';
 
 const QUICK = 'layer=inception_3a/output&octaves=1&steps=1&jitter=0';
 const ANIMATION = `${QUICK}&frames=4&zoom=1.1&steps-per-frame=1&fps=12`;
@@ -17,10 +19,7 @@ const { open } = env;
 /** A context whose wasm glue module gets `code` appended (it can wrap the Engine's methods). */
 async function patchedEngine(code, options = {}) {
   const context = await env.browser.newContext({ acceptDownloads: true, serviceWorkers: 'block', ...options });
-  await context.route(/\/assets\/deepdream\.[0-9a-f]+\.js$/, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, body: `${await response.text()}\n${code}` });
-  });
+  await patchScript(context, GLUE, { after: `\n${code}` });
   return context;
 }
 
@@ -245,11 +244,8 @@ test('switching to the CPU mid-dream starts the dream again there and says so', 
 
 test('without Cache Storage the engine runs, and says the weights are not kept', { timeout: LONG }, async () => {
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
-  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
-    const response = await route.fetch();
-    const body = 'Object.defineProperty(self, "caches", { get() { throw new DOMException("no storage", "SecurityError"); } });\n' +
-      await response.text();
-    await route.fulfill({ response, body });
+  await patchScript(context, WORKER, {
+    before: 'Object.defineProperty(self, "caches", { get() { throw new DOMException("no storage", "SecurityError"); } });\n',
   });
   const page = await openIn(context, QUICK);
   assert.match(await page.textContent('#note'), /no storage here, so the weights will be downloaded again/);
@@ -285,11 +281,9 @@ test('the gallery shows quiet placeholders, which ones are rendering, and where 
 test('previews are handed over, not copied, and a guide’s picture is let go when replaced or dropped', { timeout: LONG }, async () => {
   const context = await env.browser.newContext({ serviceWorkers: 'block' });
   // The worker marks each preview with whether it went with a transfer list; the page records it.
-  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
-    const response = await route.fetch();
-    const wrap = 'const postAsIs = self.postMessage.bind(self);\n' +
-      'self.postMessage = (m, t = []) => postAsIs(m.type === "preview" ? { ...m, handed: t.length > 0 } : m, t);\n';
-    await route.fulfill({ response, body: wrap + await response.text() });
+  await patchScript(context, WORKER, {
+    before: 'const postAsIs = self.postMessage.bind(self);\n' +
+      'self.postMessage = (m, t = []) => postAsIs(m.type === "preview" ? { ...m, handed: t.length > 0 } : m, t);\n',
   });
   await context.addInitScript(() => {
     window.previews = [];

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPng, rgb } from '../../www/png.mjs';
 import {
-  LONG, PHOTO, ROOT, download, dreamFile, launch, meanAbsDiff, open as openIn, state, staticSite,
+  LONG, PHOTO, ROOT, WORKER, download, dreamFile, launch, meanAbsDiff, open as openIn, patchScript, state,
+  staticSite,
 } from './browser.mjs';
 
 const RECIPE = 'layer=inception_4c/output&octaves=2&steps=2&jitter=0&seed=3';
@@ -266,10 +267,7 @@ test('without WebGPU the page starts on its CPU engine by itself and says why in
   const context = await browser.newContext({ acceptDownloads: true, serviceWorkers: 'block' });
   // No WebGPU anywhere: not in the page, not in the engine's worker.
   await context.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
-  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, body: `delete WorkerNavigator.prototype.gpu;\n${await response.text()}` });
-  });
+  await patchScript(context, WORKER, { before: 'delete WorkerNavigator.prototype.gpu;\n' });
   const page = await context.newPage();
   await page.goto(`${base}?octaves=1&steps=1&jitter=0`);
   await state(page, 'ready');
@@ -311,11 +309,7 @@ test('a WebGPU that finds no adapter is told apart by its kind, and the CPU take
   // The engine's worker sees a WebGPU with no adapter to give (a blocklisted GPU, say). The page
   // decides on the error's kind, so this runs on the CPU with a note, not a failure.
   const context = await browser.newContext({ serviceWorkers: 'block' });
-  await context.route(/\/assets\/worker\.[0-9a-f]+\.js$/, async (route) => {
-    const response = await route.fetch();
-    const body = `GPU.prototype.requestAdapter = async () => null;\n${await response.text()}`;
-    await route.fulfill({ response, body });
-  });
+  await patchScript(context, WORKER, { before: 'GPU.prototype.requestAdapter = async () => null;\n' });
   const page = await context.newPage();
   await page.goto(`${base}?octaves=1&steps=1&jitter=0`);
   await state(page, 'ready');
